@@ -262,6 +262,11 @@ class Journal:
         if not self._memory:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                blocker = next(p for p in self.path.parents if p.exists())
+                raise JournalError(
+                    f"cannot open journal {where}: {blocker} is not a directory"
+                ) from None
             except OSError as err:
                 raise JournalError(
                     f"cannot open journal {where}: cannot create directory "
