@@ -1,0 +1,250 @@
+"""Frozen config models. The field definitions ARE the schema.
+
+Every default lives here and nowhere else: the validator (config_schema.py) reads
+types, defaults and constraints from these fields, and a test checks that
+config.example.toml lists each of them with this default. Constraints are data in
+`metadata` (names of checks, not code) so this module stays free of logic.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+# Metadata keys understood by config_schema:
+#   required  the key must be present (no default)
+#   example   sample value shown in hints for required keys
+#   choices   allowed values (for strings, or each element of an array)
+#   ge/gt/le  numeric bounds (for numbers, or each element of an array)
+#   checks    names of extra checks in config_schema.CHECKS
+#   command   a command: a TOML string (shlex-split) or an array of strings
+#   toml      False = not a config key (e.g. Config.source)
+#   optional_if (key, value): not required when that sibling key has that value
+
+
+def opt(default: Any, **meta: Any) -> Any:
+    return field(default=default, metadata=meta)
+
+
+def req(example: Any, **meta: Any) -> Any:
+    return field(metadata={"required": True, "example": example, **meta})
+
+
+def cmd(*argv: str) -> Any:
+    return field(default=tuple(argv), metadata={"command": True})
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int
+    key: str
+    message: str
+    hint: str  # what would be right
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.key}: {self.message} ({self.hint})"
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    name: str = req("shop-api", checks=("name",))
+    root: str = req("/srv/shop-api", checks=("abs_path",))
+    backend: str = opt("pm2", choices=("pm2", "compose"))
+    layout: str = opt("releases", choices=("releases", "in-place"))
+    ecosystem: str = opt("ecosystem.config.js", checks=("nonempty",))
+    repo: str = opt("")
+    ref: str = opt("main", checks=("nonempty",))
+    environment: str = opt("production", checks=("nonempty",))
+    backup_dir: str = opt("/backup", checks=("abs_path",))
+    keep_releases: int = opt(5, ge=2)
+    pm2_bin: str = opt("pm2", checks=("nonempty",))
+    pm2_home: str = opt("", checks=("abs_path_or_empty",))
+    compose_file: str = opt("docker-compose.yml", checks=("nonempty",))
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    name: str = req("web1", checks=("name",))
+    # Not needed for transport = "local" (the demo runs on the jump host itself).
+    address: str = req("10.0.0.5", checks=("nonempty",), optional_if=("transport", "local"))
+    port: int = opt(22, ge=1, le=65535)
+    user: str = opt("")
+    identity_file: str = opt("", checks=("local_file",))
+    known_hosts: str = opt("", checks=("local_file",))
+    proxy_jump: str = opt("")
+    group: str = opt("default", checks=("nonempty",))
+    transport: str = opt("ssh", choices=("ssh", "local"))
+    keepalive_s: float = opt(15.0, ge=0)  # 0 turns keepalives off
+
+
+@dataclass(frozen=True, slots=True)
+class BackupStep:
+    version_command: tuple[str, ...] = cmd("git", "log", "-1", "--oneline")
+    timeout_s: float = opt(120.0, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStep:
+    install: tuple[str, ...] = cmd("npm", "ci", "--production")
+    build: tuple[str, ...] = cmd("npm", "run", "build")
+    migrate: tuple[str, ...] = cmd()  # empty = skip; the seed used ("npm", "run", "migrate")
+    timeout_s: float = opt(900.0, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class DeployStep:
+    reload: tuple[str, ...] = cmd("pm2", "reload", "{ecosystem}", "--update-env")
+    timeout_s: float = opt(300.0, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyStep:
+    timeout_s: float = opt(120.0, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackStep:
+    migrate_down: tuple[str, ...] = cmd("npm", "run", "migrate:down")
+    timeout_s: float = opt(300.0, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class StepsConfig:
+    backup: BackupStep = field(default=BackupStep())
+    build: BuildStep = field(default=BuildStep())
+    deploy: DeployStep = field(default=DeployStep())
+    verify: VerifyStep = field(default=VerifyStep())
+    rollback: RollbackStep = field(default=RollbackStep())
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    url: str = opt("http://localhost:3000/health", checks=("url",))
+    status_url: str = opt("http://localhost:3000/api/status", checks=("url",))
+    status_path: str = opt("status")
+    status_expected: str = opt("ok")
+    version_path: str = opt("version")
+    timeout_s: float = opt(5.0, gt=0)
+    retries: int = opt(3, ge=0)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    enabled: bool = opt(False)
+    engine: str = opt("postgresql", choices=("postgresql",))
+    host: str = opt("localhost", checks=("nonempty",))
+    port: int = opt(5432, ge=1, le=65535)
+    name: str = opt("")  # required when enabled (a cross-check)
+    user: str = opt("")
+    password_env: str = opt("")  # name of a jump-host env var holding the password
+    run_on: str = opt("")  # a [[hosts]] name; "" = the primary host (a cross-check)
+    backup_dir: str = opt("/backup/db", checks=("abs_path",))
+    verify_restore: bool = opt(False)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    interval_s: float = opt(1.0, gt=0)
+    jlist_interval_s: float = opt(15.0, gt=0)
+    history_minutes: int = opt(15, ge=1)
+
+
+@dataclass(frozen=True, slots=True)
+class LogsConfig:
+    buffer_lines: int = opt(100000, ge=1)
+    initial_lines: int = opt(200, ge=0)
+    error_pattern: str = opt("ERROR|Error|error", checks=("regex",))
+    warn_pattern: str = opt("WARN|Warn|warn", checks=("regex",))
+    debug_pattern: str = opt("DEBUG|Debug", checks=("regex",))
+    stderr_is_error: bool = opt(True)
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistItem:
+    """A custom checklist item. judge "exit0": passes when `command` exits 0 on
+    every host; judge "manual": needs an operator sign-off."""
+
+    id: str = req("smoke-test", checks=("name",))
+    label: str = req("Smoke test passes", checks=("nonempty",))
+    section: str = opt("custom", checks=("nonempty",))
+    command: tuple[str, ...] = cmd()
+    judge: str = opt("manual", choices=("manual", "exit0"))
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistConfig:
+    bundle_budget_kb: int = opt(500, ge=0)
+    source_dirs: tuple[str, ...] = opt(("src",))  # relative to the release dir on the host
+    build_dir: str = opt("dist")  # relative to the release dir on the host
+    env_vars: tuple[str, ...] = opt(())
+    secret_files: tuple[str, ...] = opt(())  # paths on the host
+    secret_max_age_days: int = opt(90, ge=1)
+    optional: tuple[str, ...] = opt(())
+    items: tuple[ChecklistItem, ...] = opt(())
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryConfig:
+    steps_percent: tuple[int, ...] = opt((1, 10, 100), ge=1, le=100, checks=("increasing",))
+    judge_seconds: int = opt(60, ge=1)
+    threshold: float = opt(3.0, gt=0)
+    upstream: str = opt("")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    webhooks: tuple[str, ...] = opt((), checks=("url",))
+    format: str = opt("slack", choices=("slack", "json"))
+    timeout_s: float = opt(5.0, gt=0)
+    retries: int = opt(3, ge=0)
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    watch_minutes: int = opt(15, ge=0)
+    watch_interval_s: float = opt(10.0, gt=0)
+    auto_rollback: bool = opt(False)
+    no_deploy_days: tuple[str, ...] = opt(("Fri",), choices=WEEKDAYS)
+    no_deploy_after: str = opt("16:00", checks=("hhmm",))  # "" = no cut-off
+    max_commits_ahead: int = opt(20, ge=0)
+    lock_stale_minutes: int = opt(120, ge=1)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretsConfig:
+    env_vars: tuple[str, ...] = opt(())
+    patterns: tuple[str, ...] = opt(
+        (r"(?i)(password|passwd|secret|token|api[_-]?key)\s*[=:]\s*\S+",), checks=("regex",)
+    )
+
+
+def _empty_keymap() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    app: AppConfig = field(metadata={"required": True})
+    hosts: tuple[HostConfig, ...] = field(metadata={"required": True})
+    steps: StepsConfig = field(default=StepsConfig())
+    health: HealthConfig = field(default=HealthConfig())
+    database: DatabaseConfig = field(default=DatabaseConfig())
+    monitor: MonitorConfig = field(default=MonitorConfig())
+    logs: LogsConfig = field(default=LogsConfig())
+    checklist: ChecklistConfig = field(default=ChecklistConfig())
+    canary: CanaryConfig = field(default=CanaryConfig())
+    notify: NotifyConfig = field(default=NotifyConfig())
+    policy: PolicyConfig = field(default=PolicyConfig())
+    secrets: SecretsConfig = field(default=SecretsConfig())
+    # action id -> key, e.g. {"deploy": "ctrl+d"}; values are checked non-empty
+    keymap: Mapping[str, str] = field(default_factory=_empty_keymap, metadata={"checks": ("keys",)})
+    source: Path = field(default=Path("shipdeck.toml"), metadata={"toml": False})
+
+    @property
+    def primary_host(self) -> HostConfig:
+        return self.hosts[0]
