@@ -1,0 +1,67 @@
+'use strict';
+// The demo app shipdeck deploys: no dependencies, so `npm ci --production` needs no network.
+// Log lines start with an ISO timestamp and a level; stdout carries INFO, stderr carries ERROR,
+// which is what the console's log pane and error-rate counter read.
+const http = require('http');
+const { version } = require('./package.json');
+
+const PORT = Number(process.env.PORT || 3000);
+const HOST = '127.0.0.1';
+// Must stay below the ecosystem's kill_timeout, so pm2 never has to SIGKILL a draining worker.
+const DRAIN_MS = 3000;
+
+function log(level, message) {
+  const line = `${new Date().toISOString()} ${level} ${message}\n`;
+  (level === 'ERROR' ? process.stderr : process.stdout).write(line);
+}
+
+function send(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const server = http.createServer((req, res) => {
+  const started = process.hrtime.bigint();
+  const url = (req.url || '/').split('?')[0];
+  res.on('finish', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    log('INFO', `${req.method} ${url} ${res.statusCode} ${ms.toFixed(1)}ms pid=${process.pid}`);
+  });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(res, 405, { status: 'method not allowed' });
+  } else if (url === '/health') {
+    send(res, 200, { status: 'ok' });
+  } else if (url === '/api/status') {
+    send(res, 200, { status: 'ok', version, pid: process.pid });
+  } else if (url === '/boom') {
+    log('ERROR', `boom: simulated failure on GET /boom pid=${process.pid}`);
+    send(res, 500, { status: 'failed', message: 'boom' });
+  } else {
+    send(res, 404, { status: 'not found' });
+  }
+});
+
+server.listen(PORT, HOST, () => {
+  log('INFO', `demo app ${version} listening on http://${HOST}:${PORT} pid=${process.pid}`);
+  // pm2 `wait_ready: true` waits for this message before it counts the process as up
+  // (and, on a cluster reload, before it stops the old worker).
+  if (typeof process.send === 'function') process.send('ready');
+});
+
+server.on('error', (err) => {
+  log('ERROR', `cannot listen on ${HOST}:${PORT}: ${err.message}`);
+  process.exit(1);
+});
+
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  log('INFO', `${signal} received, closing server pid=${process.pid}`);
+  // close() stops accepting and ends idle keep-alive sockets; requests in flight finish first.
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), DRAIN_MS).unref();
+}
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
