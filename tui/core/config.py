@@ -75,6 +75,11 @@ CONFIG_NAME = "shipdeck.toml"
 ENV_VAR = "SHIPDECK_CONFIG"
 _TOML_POS = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 _TOML_END = re.compile(r"\s*\(at end of document\)$")
+# tomllib's wording for the two commonest slips is terse; say what to do about them
+_TOML_ADVICE = {
+    "Cannot overwrite a value": "a key may be set only once per table",
+    "Illegal character '\\n'": 'close the string on its line, or use """ for several lines',
+}
 
 
 class ConfigError(Exception):
@@ -183,7 +188,14 @@ def _check(path: Path, label: str) -> tuple[Config | None, list[Problem]]:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        return fail(line, "file", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8")
+        column = e.start - data.rfind(b"\n", 0, e.start)
+        byte = data[e.start]
+        return fail(
+            line,
+            "file",
+            f"not UTF-8 text: byte 0x{byte:02x} at column {column}",
+            "save the file as UTF-8",
+        )
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -204,4 +216,6 @@ def _syntax_problem(message: str, text: str) -> tuple[int, str, str, str]:
         line = text.count("\n") + 1
         where = "at the end of the file"
     message = _TOML_END.sub("", _TOML_POS.sub("", message))
-    return line, "toml", f"invalid TOML: {message}", f"fix the syntax {where}"
+    advice = _TOML_ADVICE.get(message)
+    hint = f"fix the syntax {where}" + (f": {advice}" if advice else "")
+    return line, "toml", f"invalid TOML: {message}", hint

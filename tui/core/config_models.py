@@ -14,7 +14,7 @@ from typing import Any
 
 # Metadata keys understood by config_schema:
 #   required  the key must be present (no default)
-#   example   sample value shown in hints for required keys
+#   example   sample value shown in hints (for keys whose default is empty)
 #   choices   allowed values (for strings, or each element of an array)
 #   ge/gt/le  numeric bounds (for numbers, or each element of an array)
 #   checks    names of extra checks in config_schema.CHECKS
@@ -54,7 +54,7 @@ class AppConfig:
     backend: str = opt("pm2", choices=("pm2", "compose"))
     layout: str = opt("releases", choices=("releases", "in-place"))
     ecosystem: str = opt("ecosystem.config.js", checks=("nonempty",))
-    repo: str = opt("")
+    repo: str = opt("", example="git@github.com:acme/shop-api.git")
     ref: str = opt("main", checks=("nonempty",))
     environment: str = opt("production", checks=("nonempty",))
     backup_dir: str = opt("/backup", checks=("abs_path",))
@@ -70,10 +70,10 @@ class HostConfig:
     # Not needed for transport = "local" (the demo runs on the jump host itself).
     address: str = req("10.0.0.5", checks=("nonempty",), optional_if=("transport", "local"))
     port: int = opt(22, ge=1, le=65535)
-    user: str = opt("")
-    identity_file: str = opt("", checks=("local_file",))
-    known_hosts: str = opt("", checks=("local_file",))
-    proxy_jump: str = opt("")
+    user: str = opt("", example="deploy")
+    identity_file: str = opt("", checks=("local_file",), example="~/.ssh/id_ed25519")
+    known_hosts: str = opt("", checks=("local_file",), example="~/.ssh/known_hosts")
+    proxy_jump: str = opt("", example="deploy@bastion.example.com:22")
     group: str = opt("default", checks=("nonempty",))
     transport: str = opt("ssh", choices=("ssh", "local"))
     keepalive_s: float = opt(15.0, ge=0)  # 0 turns keepalives off
@@ -89,7 +89,9 @@ class BackupStep:
 class BuildStep:
     install: tuple[str, ...] = cmd("npm", "ci", "--production")
     build: tuple[str, ...] = cmd("npm", "run", "build")
-    migrate: tuple[str, ...] = cmd()  # empty = skip; the seed used ("npm", "run", "migrate")
+    migrate: tuple[str, ...] = field(
+        default=(), metadata={"command": True, "example": ("npm", "run", "migrate")}
+    )  # empty = skip; the seed used ("npm", "run", "migrate")
     timeout_s: float = opt(900.0, gt=0)
 
 
@@ -136,10 +138,12 @@ class DatabaseConfig:
     engine: str = opt("postgresql", choices=("postgresql",))
     host: str = opt("localhost", checks=("nonempty",))
     port: int = opt(5432, ge=1, le=65535)
-    name: str = opt("")  # required when enabled (a cross-check)
-    user: str = opt("")
-    password_env: str = opt("")  # name of a jump-host env var holding the password
-    run_on: str = opt("")  # a [[hosts]] name; "" = the primary host (a cross-check)
+    name: str = opt("", example="shop_production")  # required when enabled (a cross-check)
+    user: str = opt("", example="shop")
+    password_env: str = opt(
+        "", example="SHOP_DB_PASSWORD"
+    )  # name of a jump-host env var holding the password
+    run_on: str = opt("", example="web1")  # a [[hosts]] name; "" = the primary host (a cross-check)
     backup_dir: str = opt("/backup/db", checks=("abs_path",))
     verify_restore: bool = opt(False)
 
@@ -169,7 +173,9 @@ class ChecklistItem:
     id: str = req("smoke-test", checks=("name",))
     label: str = req("Smoke test passes", checks=("nonempty",))
     section: str = opt("custom", checks=("nonempty",))
-    command: tuple[str, ...] = cmd()
+    command: tuple[str, ...] = field(
+        default=(), metadata={"command": True, "example": ("npm", "test")}
+    )
     judge: str = opt("manual", choices=("manual", "exit0"))
 
 
@@ -178,10 +184,12 @@ class ChecklistConfig:
     bundle_budget_kb: int = opt(500, ge=0)
     source_dirs: tuple[str, ...] = opt(("src",))  # relative to the release dir on the host
     build_dir: str = opt("dist")  # relative to the release dir on the host
-    env_vars: tuple[str, ...] = opt(())
-    secret_files: tuple[str, ...] = opt(())  # paths on the host
+    env_vars: tuple[str, ...] = opt((), example=("DATABASE_URL",))
+    secret_files: tuple[str, ...] = opt(
+        (), example=("/etc/shop-api/secrets.env",)
+    )  # paths on the host
     secret_max_age_days: int = opt(90, ge=1)
-    optional: tuple[str, ...] = opt(())
+    optional: tuple[str, ...] = opt((), example=("smoke-test",))
     items: tuple[ChecklistItem, ...] = opt(())
 
 
@@ -190,12 +198,14 @@ class CanaryConfig:
     steps_percent: tuple[int, ...] = opt((1, 10, 100), ge=1, le=100, checks=("increasing",))
     judge_seconds: int = opt(60, ge=1)
     threshold: float = opt(3.0, gt=0)
-    upstream: str = opt("")
+    upstream: str = opt("", example="shop_api")
 
 
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
-    webhooks: tuple[str, ...] = opt((), checks=("url",))
+    webhooks: tuple[str, ...] = opt(
+        (), checks=("url",), example=("https://hooks.slack.com/services/T000/B000/XXXX",)
+    )
     format: str = opt("slack", choices=("slack", "json"))
     timeout_s: float = opt(5.0, gt=0)
     retries: int = opt(3, ge=0)
@@ -217,9 +227,11 @@ class PolicyConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecretsConfig:
-    env_vars: tuple[str, ...] = opt(())
+    env_vars: tuple[str, ...] = opt((), example=("SHOP_DB_PASSWORD",))
     patterns: tuple[str, ...] = opt(
-        (r"(?i)(password|passwd|secret|token|api[_-]?key)\s*[=:]\s*\S+",), checks=("regex",)
+        (r"(?i)(password|passwd|secret|token|api[_-]?key)\s*[=:]\s*\S+",),
+        checks=("regex",),
+        example=(r"(?i)token=\S+",),
     )
 
 

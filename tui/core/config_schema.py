@@ -113,8 +113,9 @@ def _key_homes(cls: type, path: KeyPath, kind: str, into: dict[str, list[str]]) 
             _key_homes(element_class(f), (*path, name), sub_kind, into)
 
 
-KEY_HOMES: dict[str, list[str]] = {}
+KEY_HOMES: dict[str, list[str]] = {}  # "port" -> ["[[hosts]]", "[database]"]
 _key_homes(Config, (), "table", KEY_HOMES)
+TOP_LEVEL = {name: kind_of(f) for name, f in toml_fields(Config).items()}  # "hosts" -> "tables"
 
 
 class Checker:
@@ -143,12 +144,12 @@ class Checker:
             return self.report(
                 path,
                 f"expected a table, got {describe(raw)}",
-                f"write it as a {header(path, kind)} section",
+                f"write it as a section: {header(path, kind)}",
             )
         fields = toml_fields(cls)
         for key, value in raw.items():
             if key not in fields:
-                self.unknown(key, value, fields, path)
+                self.unknown(key, value, fields, path, kind)
         kwargs: dict[str, Any] = {}
         for name, f in fields.items():
             sub = (*path, name)
@@ -165,21 +166,25 @@ class Checker:
                 kwargs[name] = "" if f.type is str else None  # placeholder, never returned
         return cls(**kwargs)
 
-    def unknown(self, key: str, value: Any, fields: Fields, path: KeyPath) -> None:
+    def unknown(self, key: str, value: Any, fields: Fields, path: KeyPath, kind: str) -> None:
         sub = (*path, key)
         is_section = isinstance(value, dict) or (
             isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
         )
         what = "unknown section" if is_section else "unknown key"
         close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+        top = TOP_LEVEL.get(key)
         if close:
-            near = fields[close[0]]
-            near_kind = kind_of(near)
+            near_kind = kind_of(fields[close[0]])
             if near_kind in ("table", "tables", "map"):
                 hint = f"did you mean {header((*path, close[0]), near_kind)}?"
             else:
                 hint = f'did you mean "{close[0]}"?'
-        elif key in KEY_HOMES and not is_section:
+        elif top is not None and isinstance(value, dict):
+            hint = f"did you mean {header((key,), top)}?"
+        elif top is not None:
+            hint = f'"{key}" is a top-level key: move it above {header(path, kind)}'
+        elif key in KEY_HOMES:
             hint = f'"{key}" is a key of ' + ", ".join(KEY_HOMES[key])
         else:
             hint = "known keys: " + ", ".join(fields)
@@ -202,7 +207,7 @@ class Checker:
                 self.report(
                     sub,
                     "missing required section",
-                    f"add an {header(sub, sub_kind)} table with {need}",
+                    f"add a section {header(sub, sub_kind)} with {need}",
                 )
             return
         where = f"under {header(path, kind)}" if path else "at the top"
@@ -323,7 +328,7 @@ class Checker:
     def keymap(self, raw: Any, path: KeyPath) -> Any:
         if not isinstance(raw, dict):
             return self.report(
-                path, f"expected a table, got {describe(raw)}", "write it as a [keymap] section"
+                path, f"expected a table, got {describe(raw)}", "write it as a section: [keymap]"
             )
         good: dict[str, str] = {}
         for action, key in raw.items():
@@ -422,20 +427,17 @@ def _check_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> 
         ok = False
     if ok:
         return v
-    sample = f.default[0] if isinstance(f.default, tuple) and f.default else f.default
-    sample = sample or "https://hooks.example.com/deploys"
-    return c.report(path, f"not an http(s) URL: {json.dumps(v)}", f"e.g. {json.dumps(sample)}")
+    return c.report(path, f"not an http(s) URL: {json.dumps(v)}", example_hint(f))
 
 
 def _check_regex(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     try:
         re.compile(v)
     except re.error as e:
-        return c.report(
-            path,
-            f"invalid regular expression: {e}",
-            'a Python regular expression, e.g. "ERROR|FATAL"',
-        )
+        sample = f.metadata.get("example", f.default)
+        sample = sample[0] if isinstance(sample, tuple) else sample
+        hint = f"a Python regular expression, e.g. {json.dumps(sample)}"
+        return c.report(path, f"invalid regular expression: {e}", hint)
     return v
 
 
