@@ -1,0 +1,568 @@
+"""SshTransport: asyncssh, one connection per host kept open and reused, a channel per command.
+
+Host keys are checked strictly against ``host.known_hosts`` (or ~/.ssh/known_hosts); nothing is
+ever accepted silently. ``~/.ssh/config``, the agent (SSH_AUTH_SOCK) and ``identity_file`` are
+used as an operator's ``ssh`` would. A command running when the link drops raises
+ConnectionLostError (unknown outcome); the next call reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from tui.core.shellquote import check_argv, quote_command
+from tui.core.transport_errors import (
+    AuthError,
+    ConnectionLostError,
+    ConnState,
+    HostKeyError,
+    Result,
+    StateMixin,
+    TransportError,
+    UnreachableError,
+    command_failed,
+    describe_argv,
+    one_line,
+)
+from tui.core.transport_local import (
+    CHUNK,
+    TERM_GRACE_S,
+    CommandStream,
+    ProcHandle,
+    execute,
+    make_result,
+    timeout_error,
+)
+
+# First reconnect attempt is immediate, then back off; the cap keeps one call bounded.
+RECONNECT_DELAYS = (0.0, 0.5, 1.0, 2.0, 4.0)
+# OpenSSH's MaxSessions defaults to 10 per connection; stay under it and queue the rest.
+MAX_SESSIONS = 8
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    user: str
+    address: str
+    port: int
+
+    @property
+    def hostport(self) -> str:
+        addr = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{addr}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.hostport}" if self.user else self.hostport
+
+
+def parse_jumps(spec: str) -> list[Endpoint]:
+    """``[user@]host[:port]`` hops, comma-separated, like OpenSSH's ProxyJump."""
+    hops = []
+    for raw in filter(None, (part.strip() for part in spec.split(","))):
+        user, _, rest = raw.rpartition("@")
+        port = 22
+        if rest.startswith("["):
+            addr, _, tail = rest[1:].partition("]")
+            if tail.startswith(":"):
+                port = int(tail[1:])
+        elif rest.count(":") == 1:
+            addr, _, port_s = rest.partition(":")
+            port = int(port_s)
+        else:
+            addr = rest
+        if not addr or not 0 < port < 65536:
+            raise ValueError(f"bad proxy_jump hop {raw!r} (want [user@]host[:port])")
+        hops.append(Endpoint(user, addr, port))
+    return hops
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, on_lost: Any) -> None:
+        self._on_lost = on_lost
+        self._conn: asyncssh.SSHClientConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            self._on_lost(self._conn, exc)
+
+
+class SshTransport(StateMixin):
+    def __init__(
+        self,
+        host: Any,
+        *,
+        connect_timeout: float = 10.0,
+        reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+        max_sessions: int = MAX_SESSIONS,
+    ) -> None:
+        self.host = host
+        self._init_state()
+        self._connect_timeout = connect_timeout
+        self._reconnect_delays = tuple(reconnect_delays) or (0.0,)
+        self._sessions = asyncio.Semaphore(max_sessions)
+        self._lock = asyncio.Lock()
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._jumps: list[asyncssh.SSHClientConnection] = []
+        # After a loss the next call retries with backoff; after a full failed round, one try
+        # per call, so a dead host does not make every call wait the whole backoff again.
+        self._retry_round = False
+        self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
+        self._forward_ports: dict[tuple[str, int], int] = {}
+        self.target = Endpoint(str(host.user or ""), str(host.address), int(host.port or 22))
+
+    @property
+    def name(self) -> str:
+        return str(self.host.name)
+
+    # ------------------------------------------------------------------ connection
+
+    def _known_hosts(self) -> Path:
+        return Path(os.path.expanduser(self.host.known_hosts or "~/.ssh/known_hosts"))
+
+    def _options(self, ep: Endpoint) -> dict[str, Any]:
+        ssh_config = Path.home() / ".ssh" / "config"
+        opts: dict[str, Any] = {
+            "port": ep.port,
+            "known_hosts": str(self._known_hosts()),
+            "connect_timeout": self._connect_timeout,
+            "keepalive_interval": max(0.0, float(getattr(self.host, "keepalive_s", 15) or 0)),
+            "keepalive_count_max": 3,
+            # None = load no config file; asyncssh would otherwise look for one itself.
+            "config": [str(ssh_config)] if ssh_config.is_file() else None,
+        }
+        if ep.user:
+            opts["username"] = ep.user
+        if self.host.identity_file:
+            opts["client_keys"] = [os.path.expanduser(self.host.identity_file)]
+        return opts
+
+    async def connect(self) -> None:
+        await self._ensure_connected()
+
+    async def _ensure_connected(self) -> asyncssh.SSHClientConnection:
+        conn = self._conn
+        if conn is not None and not conn.is_closed():
+            return conn
+        async with self._lock:
+            conn = self._conn
+            if conn is not None and not conn.is_closed():
+                return conn
+            delays = self._reconnect_delays if self._retry_round else (0.0,)
+            last: TransportError | None = None
+            for delay in delays:
+                if delay:
+                    await asyncio.sleep(delay)
+                self._set_state(ConnState.CONNECTING)
+                try:
+                    conn = await self._open()
+                except UnreachableError as exc:
+                    self._set_state(ConnState.FAILED, str(exc))
+                    last = exc
+                    continue
+                except TransportError as exc:
+                    self._set_state(ConnState.FAILED, str(exc))
+                    raise
+                self._conn = conn
+                self._retry_round = False
+                self._set_state(ConnState.CONNECTED)
+                return conn
+            self._retry_round = False
+            assert last is not None
+            raise last
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        try:
+            hops = parse_jumps(str(self.host.proxy_jump or ""))
+        except ValueError as exc:
+            raise UnreachableError(f"{self.name}: {exc}", host=self.name) from None
+        opened: list[asyncssh.SSHClientConnection] = []
+        tunnel: asyncssh.SSHClientConnection | None = None
+        try:
+            for hop in hops:
+                tunnel = await self._connect_one(hop, tunnel, f"jump host {hop}")
+                opened.append(tunnel)
+            conn = await self._connect_one(self.target, tunnel, "")
+        except BaseException:
+            for jump in reversed(opened):
+                jump.close()
+            raise
+        self._close_jumps()
+        self._jumps = opened
+        return conn
+
+    async def _connect_one(
+        self, ep: Endpoint, tunnel: asyncssh.SSHClientConnection | None, what: str
+    ) -> asyncssh.SSHClientConnection:
+        label = f"{self.name}: {what}" if what else self.name
+        self._check_local_files(label, ep)
+        known_hosts = self._known_hosts()
+        if not known_hosts.is_file():
+            key = await self._server_key(label, ep, tunnel, raise_unreachable=True)
+            raise HostKeyError(
+                f"{label}: no known_hosts file at {known_hosts}, so the host key of {ep.hostport}"
+                f" cannot be checked (server offers {key or 'an unknown key'}); refusing to"
+                f" connect; check the key and add it to {known_hosts}",
+                host=self.name,
+                fingerprint=key,
+            )
+        opts = self._options(ep)
+        if tunnel is not None:
+            opts["tunnel"] = tunnel
+        factory = partial(_Client, self._on_conn_lost) if not what else None
+        try:
+            if factory is not None:
+                conn, _ = await asyncssh.create_connection(factory, ep.address, **opts)
+                return conn
+            return await asyncssh.connect(ep.address, **opts)
+        except asyncssh.HostKeyNotVerifiable:
+            raise await self._host_key_error(label, ep, tunnel) from None
+        except asyncssh.PermissionDenied as exc:
+            raise AuthError(
+                f"{label}: authentication failed for {ep.user or getpass.getuser()}@"
+                f"{ep.hostport} ({self._keys_tried()}; server says: {one_line(exc.reason)});"
+                " check user, identity_file and ssh-agent",
+                host=self.name,
+            ) from None
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            raise AuthError(
+                f"{label}: cannot load identity_file {self.host.identity_file}: {one_line(exc)}",
+                host=self.name,
+            ) from None
+        except Exception as exc:
+            raise self._unreachable(label, ep, exc) from None
+
+    def _check_local_files(self, label: str, ep: Endpoint) -> None:
+        ident = self.host.identity_file
+        if ident and not os.access(os.path.expanduser(ident), os.R_OK):
+            raise AuthError(f"{label}: cannot read identity_file {ident}", host=self.name)
+        known_hosts = self._known_hosts()
+        if known_hosts.exists() and not os.access(known_hosts, os.R_OK):
+            raise HostKeyError(
+                f"{label}: cannot read known_hosts file {known_hosts}; refusing to connect to"
+                f" {ep.hostport} without checking its host key",
+                host=self.name,
+            )
+
+    def _keys_tried(self) -> str:
+        if self.host.identity_file:
+            return f"tried key {self.host.identity_file}"
+        return "tried ssh-agent and default keys"
+
+    def _unreachable(self, label: str, ep: Endpoint, exc: BaseException) -> UnreachableError:
+        if isinstance(exc, TimeoutError):
+            why = f"timed out after {self._connect_timeout:g}s"
+        elif isinstance(exc, ConnectionRefusedError):
+            why = "connection refused"
+        elif isinstance(exc, socket.gaierror):
+            why = f"cannot resolve {ep.address}: {exc.strerror}"
+        elif isinstance(exc, asyncssh.ChannelOpenError):
+            why = f"the jump host could not open a connection to it: {exc.reason}"
+        elif isinstance(exc, asyncssh.DisconnectError):
+            why = f"closed during SSH setup: {exc.reason}"
+        elif isinstance(exc, OSError):
+            why = exc.strerror or str(exc)
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        return UnreachableError(f"{label}: cannot reach {ep}: {one_line(why)}", host=self.name)
+
+    async def _server_key(
+        self,
+        label: str,
+        ep: Endpoint,
+        tunnel: asyncssh.SSHClientConnection | None,
+        *,
+        raise_unreachable: bool = False,
+    ) -> str:
+        """``"ssh-ed25519 SHA256:..."`` of the key the server presents, or "" if unknown."""
+        try:
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(
+                    ep.address, ep.port, tunnel=tunnel if tunnel is not None else ()
+                ),
+                self._connect_timeout,
+            )
+        except Exception as exc:
+            if raise_unreachable:
+                raise self._unreachable(label, ep, exc) from None
+            return ""
+        return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}" if key else ""
+
+    def _has_known_key(self, ep: Endpoint) -> bool:
+        try:
+            entries = asyncssh.read_known_hosts(str(self._known_hosts()))
+            port = ep.port if ep.port != 22 else None
+            return bool(entries.match(ep.address, ep.address, port)[0])
+        except (OSError, ValueError):
+            return False
+
+    async def _host_key_error(
+        self, label: str, ep: Endpoint, tunnel: asyncssh.SSHClientConnection | None
+    ) -> HostKeyError:
+        key = await self._server_key(label, ep, tunnel)
+        offers = f"server offers {key}" if key else "server key could not be read"
+        kh = self._known_hosts()
+        if self._has_known_key(ep):
+            what = (
+                f"host key of {ep.hostport} does NOT match {kh} ({offers}): it changed, or"
+                " someone is in between; refusing to connect; check the key and update"
+            )
+        else:
+            what = (
+                f"host key of {ep.hostport} is unknown: not in {kh} ({offers}); refusing to"
+                " connect; check the key and add it to"
+            )
+        return HostKeyError(f"{label}: {what} {kh}", host=self.name, fingerprint=key)
+
+    def _on_conn_lost(self, conn: asyncssh.SSHClientConnection, exc: BaseException | None) -> None:
+        if conn is not self._conn:
+            return  # an old or intentionally closed connection
+        self._conn = None
+        self._retry_round = True
+        self._drop_forwards()
+        self._close_jumps()
+        why = one_line(exc) if exc else f"closed by {self.target.hostport}"
+        self._set_state(ConnState.DISCONNECTED, f"{self.name}: connection lost: {why}")
+
+    def _close_jumps(self) -> None:
+        for jump in reversed(self._jumps):
+            jump.close()
+        self._jumps = []
+
+    def _drop_forwards(self) -> None:
+        for listener in self._forwards.values():
+            listener.close()
+        self._forwards.clear()
+
+    def lost_error(
+        self, argv: Sequence[str], exc: BaseException | None, conn: asyncssh.SSHClientConnection
+    ) -> ConnectionLostError:
+        if conn.is_closed():
+            self._on_conn_lost(conn, exc)
+        reason = f" ({one_line(exc)})" if exc else ""
+        return ConnectionLostError(
+            f"{self.name}: connection to {self.target.hostport} lost while running"
+            f" {describe_argv(argv)}{reason}; outcome unknown (it may or may not have completed)",
+            host=self.name,
+            argv=argv,
+        )
+
+    async def close(self) -> None:
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            self._drop_forwards()
+            self._forward_ports.clear()
+            if conn is not None:
+                conn.close()
+                await conn.wait_closed()
+            for jump in self._jumps:
+                jump.close()
+                await jump.wait_closed()
+            self._jumps = []
+            self._retry_round = False
+            self._set_state(ConnState.IDLE)
+
+    # ------------------------------------------------------------------ commands
+
+    async def _start(self, argv: tuple[str, ...], command: str) -> _SshProc:
+        await self._sessions.acquire()
+        try:
+            for attempt in range(2):
+                conn = await self._ensure_connected()
+                try:
+                    proc = await conn.create_process(command, encoding=None)
+                except asyncssh.ChannelOpenError as exc:
+                    if not conn.is_closed():
+                        raise TransportError(
+                            f"{self.name}: {self.target.hostport} refused to start"
+                            f" {describe_argv(argv)}: {one_line(exc.reason)}",
+                            host=self.name,
+                        ) from None
+                    if attempt == 0 and exc.code == asyncssh.OPEN_CONNECT_FAILED:
+                        # The channel never opened, so the command never ran: safe to retry.
+                        self._on_conn_lost(conn, exc)
+                        continue
+                    raise self.lost_error(argv, exc, conn) from None
+                except (asyncssh.Error, OSError) as exc:
+                    raise self.lost_error(argv, exc, conn) from None
+                return _SshProc(self, conn, proc, argv)
+            raise AssertionError("unreachable")
+        except BaseException:
+            self._sessions.release()
+            raise
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: str | None = None,
+        check: bool = False,
+    ) -> Result:
+        args = check_argv(argv)
+        command = quote_command(args, env, cwd)
+        proc = await self._start(args, command)
+        t0 = time.monotonic()
+        out, err = bytearray(), bytearray()
+
+        def sink(kind: str, chunk: bytes) -> None:
+            (out if kind == "stdout" else err).extend(chunk)
+
+        data = stdin.encode() if stdin is not None else None
+        try:
+            status = await execute(proc, sink, timeout=timeout, stdin=data)
+        except TimeoutError:
+            assert timeout is not None
+            code = proc.returncode
+            partial = make_result(args, -1 if code is None else code, out, err, t0)
+            raise timeout_error(self.name, args, timeout, partial) from None
+        result = make_result(args, status, out, err, t0)
+        if check and not result.ok:
+            raise command_failed(self.name, result)
+        return result
+
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> CommandStream:
+        return self._stream(argv, env, cwd, timeout, lines=True)
+
+    def stream_chunks(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> CommandStream:
+        """Like ``stream`` but yields raw ``(kind, bytes)`` chunks (byte offsets stay exact)."""
+        return self._stream(argv, env, cwd, timeout, lines=False)
+
+    def _stream(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        timeout: float | None,
+        *,
+        lines: bool,
+    ) -> CommandStream:
+        args = check_argv(argv)
+        command = quote_command(args, env, cwd)
+
+        async def start() -> ProcHandle:
+            return await self._start(args, command)
+
+        return CommandStream(args, start, host=self.name, lines=lines, timeout=timeout)
+
+    async def forward_local_port(self, remote_host: str, remote_port: int) -> int:
+        """A port on 127.0.0.1 that reaches ``remote_host:remote_port`` as seen from the host.
+
+        Cached per destination; after a reconnect the same local port is reused if it is free.
+        """
+        key = (remote_host, remote_port)
+        conn = await self._ensure_connected()
+        listener = self._forwards.get(key)
+        if listener is not None:
+            return listener.get_port()
+        wanted = self._forward_ports.get(key, 0)
+        try:
+            listener = await conn.forward_local_port("127.0.0.1", wanted, remote_host, remote_port)
+        except OSError:
+            if not wanted:
+                raise
+            listener = await conn.forward_local_port("127.0.0.1", 0, remote_host, remote_port)
+        self._forwards[key] = listener
+        self._forward_ports[key] = listener.get_port()
+        return listener.get_port()
+
+
+class _SshProc:
+    def __init__(
+        self,
+        owner: SshTransport,
+        conn: asyncssh.SSHClientConnection,
+        proc: asyncssh.SSHClientProcess[bytes],
+        argv: tuple[str, ...],
+    ) -> None:
+        self._owner, self._conn, self._proc, self._argv = owner, conn, proc, argv
+        self._released = False
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode
+
+    async def read(self, kind: str) -> bytes:
+        reader = self._proc.stdout if kind == "stdout" else self._proc.stderr
+        try:
+            return await reader.read(CHUNK)
+        except (asyncssh.Error, OSError) as exc:
+            raise self._owner.lost_error(self._argv, exc, self._conn) from None
+
+    async def feed(self, data: bytes | None) -> None:
+        writer = self._proc.stdin
+        try:
+            if data:
+                writer.write(data)
+                await writer.drain()
+            writer.write_eof()
+        except (asyncssh.Error, OSError):
+            pass  # it exited without reading, or the link is gone: the readers report which
+
+    async def wait(self) -> int:
+        try:
+            await self._proc.wait_closed()
+        except (asyncssh.Error, OSError) as exc:
+            raise self._owner.lost_error(self._argv, exc, self._conn) from None
+        code = self._proc.returncode
+        if code is None:  # the channel closed without an exit status
+            raise self._owner.lost_error(self._argv, None, self._conn)
+        return code
+
+    async def _drain_until_closed(self) -> None:
+        # asyncssh only completes a channel close once its receive buffer is read.
+        async def drain(reader: asyncssh.SSHReader[bytes]) -> None:
+            while await reader.read(CHUNK):
+                pass
+
+        await asyncio.gather(
+            drain(self._proc.stdout), drain(self._proc.stderr), self._proc.wait_closed()
+        )
+
+    async def terminate(self) -> None:
+        if self._proc.returncode is None and not self._conn.is_closed():
+            for sig in ("TERM", "KILL"):
+                try:
+                    self._proc.send_signal(sig)
+                    await asyncio.wait_for(self._drain_until_closed(), TERM_GRACE_S)
+                    break
+                except TimeoutError:
+                    continue
+                except (asyncssh.Error, OSError):
+                    break
+        self._proc.close()
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._proc.close()
+            self._owner._sessions.release()
