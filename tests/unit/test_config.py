@@ -94,6 +94,13 @@ def test_corpus_case(path: Path) -> None:
     assert str(err.value) == "\n".join(str(p) for p in problems)
 
 
+def test_webhook_urls_are_never_echoed(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[notify]\nwebhooks = ["hooks.example.com/SECRETTOKEN"]\n'
+    _, problems = check_config(write(tmp_path, text))
+    assert [p.key for p in problems] == ["notify.webhooks[1]"]
+    assert "SECRETTOKEN" not in str(problems[0])
+
+
 def test_problems_are_sorted_by_line() -> None:
     _, problems = check_config(CORPUS / "many_problems.toml")
     assert len(problems) >= 5

@@ -199,7 +199,7 @@ def _check(path: Path, label: str) -> tuple[Config | None, list[Problem]]:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        return fail(*_syntax_problem(str(e), text))
+        return fail(*_syntax_problem(e, text))
     checker = Checker(label, Path(os.path.abspath(path)).parent, key_lines(text))
     config = checker.build(doc)
     if checker.problems:
@@ -207,9 +207,13 @@ def _check(path: Path, label: str) -> tuple[Config | None, list[Problem]]:
     return dataclasses.replace(config, source=Path(os.path.abspath(path))), []
 
 
-def _syntax_problem(message: str, text: str) -> tuple[int, str, str, str]:
+def _syntax_problem(e: tomllib.TOMLDecodeError, text: str) -> tuple[int, str, str, str]:
+    message = str(e)
     m = _TOML_POS.search(message)
-    if m:
+    if getattr(e, "lineno", None) and getattr(e, "colno", None):  # Python >= 3.14
+        line, column = e.lineno, e.colno  # type: ignore[attr-defined]
+        where = f"at line {line}, column {column}"
+    elif m:
         line, column = int(m.group(1)), int(m.group(2))
         where = f"at line {line}, column {column}"
     else:

@@ -21,6 +21,7 @@ from typing import Any
 #   command   a command: a TOML string (shlex-split) or an array of strings
 #   toml      False = not a config key (e.g. Config.source)
 #   optional_if (key, value): not required when that sibling key has that value
+#   secret    never echo the value in a problem
 
 
 def opt(default: Any, **meta: Any) -> Any:
@@ -204,7 +205,7 @@ class CanaryConfig:
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
     webhooks: tuple[str, ...] = opt(
-        (), checks=("url",), example=("https://hooks.slack.com/services/T000/B000/XXXX",)
+        (), checks=("url",), secret=True, example=("https://hooks.example.com/T000/B000/XXXX",)
     )
     format: str = opt("slack", choices=("slack", "json"))
     timeout_s: float = opt(5.0, gt=0)

@@ -86,8 +86,10 @@ def toml_repr(value: Any) -> str:
     return str(value)
 
 
-def describe(value: Any) -> str:
+def describe(value: Any, secret: bool = False) -> str:
     """How a wrong value reads in a message: 'a string "22"', 'a boolean true'."""
+    if secret and isinstance(value, str | int | float):
+        return "a string" if isinstance(value, str) else "a number"
     if isinstance(value, bool):
         return f"a boolean {toml_repr(value)}"
     if isinstance(value, str):
@@ -229,7 +231,9 @@ class Checker:
             return self.command(f, raw, path)
         if kind in ("strs", "ints"):
             if not isinstance(raw, list):
-                return self.report(path, f"expected an array, got {describe(raw)}", example_hint(f))
+                return self.report(
+                    path, f"expected an array, got {describe(raw, _secret(f))}", example_hint(f)
+                )
             items = [self.scalar(f, kind[:-1], item, (*path, i)) for i, item in enumerate(raw)]
             if any(item is _BAD for item in items):
                 return _BAD
@@ -246,7 +250,9 @@ class Checker:
         }[kind]
         if not ok:
             return self.report(
-                path, f"expected {_EXPECTED[kind]}, got {describe(raw)}", example_hint(f)
+                path,
+                f"expected {_EXPECTED[kind]}, got {describe(raw, _secret(f))}",
+                example_hint(f),
             )
         if kind == "float" and not math.isfinite(raw):
             return self.report(path, f"expected a finite number, got {raw}", example_hint(f))
@@ -346,6 +352,10 @@ class Checker:
         return MappingProxyType(good)
 
 
+def _secret(f: dataclasses.Field[Any]) -> bool:
+    return bool(f.metadata.get("secret"))
+
+
 def _excused(f: dataclasses.Field[Any], raw: dict[str, Any]) -> bool:
     cond = f.metadata.get("optional_if")
     return cond is not None and raw.get(cond[0]) == cond[1]
@@ -427,7 +437,9 @@ def _check_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> 
         ok = False
     if ok:
         return v
-    return c.report(path, f"not an http(s) URL: {json.dumps(v)}", example_hint(f))
+    # webhook URLs carry tokens: never echo them, not even in a config error
+    shown = "" if _secret(f) else f": {json.dumps(v)}"
+    return c.report(path, f"not an http(s) URL{shown}", example_hint(f))
 
 
 def _check_regex(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
@@ -509,7 +521,12 @@ def _check_database(c: Checker, cfg: Config, hosts: Any, names: dict[str, int]) 
             "required when database.enabled = true",
             'e.g. name = "shop_production"',
         )
-    hosts_ok = bool(hosts) and None not in hosts and not any(p[:1] == ("hosts",) for p in c.bad)
+    # only judge run_on when every host name is known; otherwise it would be a guess
+    hosts_ok = (
+        bool(hosts)
+        and None not in hosts
+        and not any(("hosts", i, "name") in c.bad for i in range(len(hosts)))
+    )
     if db.run_on and hosts_ok and db.run_on not in names:
         known = ", ".join(json.dumps(n) for n in names)
         c.report(
