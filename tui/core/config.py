@@ -39,7 +39,7 @@ from tui.core.config_models import (
     StepsConfig,
     VerifyStep,
 )
-from tui.core.config_schema import Checker
+from tui.core.config_validate import Checker
 
 __all__ = [
     "CONFIG_NAME",

@@ -255,7 +255,7 @@ class Config:
     policy: PolicyConfig = field(default=PolicyConfig())
     secrets: SecretsConfig = field(default=SecretsConfig())
     # action id -> key, e.g. {"deploy": "ctrl+d"}; values are checked non-empty
-    keymap: Mapping[str, str] = field(default_factory=_empty_keymap, metadata={"checks": ("keys",)})
+    keymap: Mapping[str, str] = field(default_factory=_empty_keymap)
     source: Path = field(default=Path("shipdeck.toml"), metadata={"toml": False})
 
     @property
