@@ -346,6 +346,7 @@ def test_models_are_frozen(tmp_path: Path) -> None:
         config.steps = StepsConfig()  # type: ignore[misc]
     with pytest.raises(TypeError):
         config.keymap["deploy"] = "x"  # type: ignore[index]
+    assert hash(config) == hash(load_config(config.source))  # hashable all the way down
     assert isinstance(config.hosts, tuple)
     assert isinstance(config.steps.build.install, tuple)
     assert isinstance(config.policy.no_deploy_days, tuple)

@@ -6,7 +6,7 @@ config.example.toml lists each of them with this default. Constraints are data i
 `metadata` (names of checks, not code) so this module stays free of logic.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -236,8 +236,31 @@ class SecretsConfig:
     )
 
 
-def _empty_keymap() -> Mapping[str, str]:
-    return MappingProxyType({})
+class FrozenMap(Mapping[str, str]):
+    """A read-only, hashable mapping, so a whole Config stays hashable and immutable."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        self._data = MappingProxyType(dict(data or {}))
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self._data)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +278,7 @@ class Config:
     policy: PolicyConfig = field(default=PolicyConfig())
     secrets: SecretsConfig = field(default=SecretsConfig())
     # action id -> key, e.g. {"deploy": "ctrl+d"}; values are checked non-empty
-    keymap: Mapping[str, str] = field(default_factory=_empty_keymap)
+    keymap: Mapping[str, str] = field(default_factory=FrozenMap)
     source: Path = field(default=Path("shipdeck.toml"), metadata={"toml": False})
 
     @property

@@ -11,12 +11,11 @@ import difflib
 import math
 import shlex
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from tui.core.config_checks import ARRAY_CHECKS, CHECKS, cross_check
 from tui.core.config_lines import KeyPath, line_of
-from tui.core.config_models import Config, Problem
+from tui.core.config_models import Config, FrozenMap, Problem
 from tui.core.config_schema import (
     BAD,
     EXPECTED,
@@ -264,7 +263,7 @@ class Checker:
                 self.report(sub, "empty key name", f'a key name, e.g. {action} = "ctrl+d"')
             else:
                 good[action] = key
-        return MappingProxyType(good)
+        return FrozenMap(good)
 
 
 def _excused(f: dataclasses.Field[Any], raw: dict[str, Any]) -> bool:
