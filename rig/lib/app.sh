@@ -115,6 +115,7 @@ fresh_app() {
   id=$(make_release v1.0.0)
   switch_current "$id"
   pm2_cmd delete all >/dev/null 2>&1 || true
+  ensure_port_free "$APP_PORT" "the demo app"
   start_app
   wait_app 1.0.0
   # Only now the processes run from the new release can the others go.

@@ -106,6 +106,9 @@ pid_alive() {
   [[ "${argv[*]}" == *"$pattern"* ]]
 }
 
+# pid_gone PID: no process at all, not even a zombie waiting for PID 1 to reap it.
+pid_gone() { [[ ! -e /proc/$1 ]]; }
+
 pidfile_pid() {
   local pid=""
   [[ -r $1 ]] || return 1
@@ -148,6 +151,32 @@ write_if_changed() {
   chmod "$mode" "$file.tmp.$$"
   mv -f "$file.tmp.$$" "$file"
   return 0
+}
+
+# port_listeners PORT: pids with a TCP socket listening on PORT (any local address). Reads /proc,
+# because ss/lsof are not on every minimal image.
+port_listeners() {
+  local hex inode
+  printf -v hex '%04X' "$1"
+  for inode in $(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+    find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null | cut -d/ -f3
+  done | sort -un
+}
+
+cmdline_of() {
+  local -a argv=()
+  mapfile -d '' argv </proc/"$1"/cmdline 2>/dev/null || true
+  echo "${argv[*]}"
+}
+
+# ensure_port_free PORT WHAT: a clear line instead of a daemon's "address in use" in its log.
+ensure_port_free() {
+  local pid holders=""
+  for pid in $(port_listeners "$1"); do
+    holders+=" pid $pid ($(cmdline_of "$pid" | cut -c1-60))"
+  done
+  [[ -z $holders ]] || die "port $1 for $2 is taken by$holders; free it or set its SHIPDECK_RIG_*_PORT"
 }
 
 http_code() { curl -s -o /dev/null -w '%{http_code}' -m 2 "$1" 2>/dev/null || true; }

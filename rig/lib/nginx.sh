@@ -21,10 +21,28 @@ ensure_nginx() {
     ((changed)) && nginx_cmd -s reload
   else
     rm -f "$NGINX_PIDFILE"
+    stop_orphan_workers
+    ensure_port_free "$NGINX_PORT" nginx
     nginx_cmd || die "nginx did not start (see $NGINX_PREFIX/logs/error.log)"
     wait_until 10 "nginx's pid file" nginx_alive
   fi
   wait_until 10 "$NGINX_URL/health through nginx" http_ok "$NGINX_URL/health"
+}
+
+# A master killed with SIGKILL leaves its workers running, still listening on our port. A worker
+# on our port whose master is gone (parent is PID 1) can only be ours.
+stop_orphan_workers() {
+  local pid ppid stat
+  for pid in $(port_listeners "$NGINX_PORT"); do
+    [[ $(cmdline_of "$pid") == "nginx: worker process"* ]] || continue
+    stat=$(</proc/"$pid"/stat) || continue
+    stat=${stat##*) }
+    read -r _ ppid _ <<<"$stat"
+    if [[ $ppid == 1 ]]; then
+      log "stopping orphaned nginx worker $pid (its master is gone)"
+      stop_pid "$pid" "nginx: worker" 5
+    fi
+  done
 }
 
 stop_nginx() {

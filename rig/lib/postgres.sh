@@ -25,12 +25,29 @@ ensure_postgres() {
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop
   fi
   if ! pg_alive; then
+    clear_stale_pidfile
+    ensure_port_free "$PG_PORT" PostgreSQL
     printf '%s\n' "$opts" >"$PG_DIR/options"
     # -l: the server's output goes to its log, never to our caller's pipes.
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/log/postgres.log" -w -t 60 -o "$opts" start ||
       die "pg_ctl start failed (see $PG_DIR/log/postgres.log)"
   fi
   ensure_demo_db
+}
+
+# A postmaster killed with SIGKILL leaves postmaster.pid behind, and postgres refuses to start
+# while that pid exists, a zombie included (PID 1 here reaps late). Wait for the zombie; a pid
+# that now belongs to some other process means the file is simply stale.
+clear_stale_pidfile() {
+  local old
+  old=$(pidfile_pid "$PG_PIDFILE") || return 0
+  if [[ -r /proc/$old/stat && $(</proc/"$old"/stat) == *") Z "* ]]; then
+    wait_until 30 "the killed postmaster $old to be reaped" pid_gone "$old"
+  fi
+  if ! pid_alive "$old" postgres; then
+    log "removing stale $PG_PIDFILE (pid $old is not a postmaster)"
+    rm -f "$PG_PIDFILE"
+  fi
 }
 
 psql_as() {
