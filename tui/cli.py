@@ -1,0 +1,169 @@
+"""`shipdeck` command line: the console, the demo, config check, and (later) the headless twins.
+
+Exit codes are a contract for scripts: 0 success, 1 the operation failed, 2 usage or config
+error, 3 locked by someone else. Every failure is one readable line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tui import __version__
+from tui.context import CliError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 3
+
+
+def _add_common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
+    # On subcommands the default is SUPPRESS: otherwise a subparser's None would overwrite a
+    # --config given before the subcommand (`shipdeck --config F config check`).
+    default = argparse.SUPPRESS if sub else None
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        default=default,
+        help="config file (default: $SHIPDECK_CONFIG, ./shipdeck.toml, user config dir)",
+    )
+    parser.add_argument(
+        "--journal",
+        metavar="PATH",
+        default=default,
+        help="journal database (default: the user state dir)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipdeck",
+        description=(
+            "A terminal console to carry production deploys of pm2-managed Node apps over SSH, "
+            "and to watch and rescue them afterwards."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"shipdeck {__version__}")
+    _add_common(parser, sub=False)
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="open the console with every action disabled (for a second person watching)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tui = sub.add_parser("tui", help="open the console (the default)")
+    _add_common(tui)
+    tui.add_argument(
+        "--read-only", action="store_true", default=argparse.SUPPRESS, help="disable every action"
+    )
+
+    demo = sub.add_parser(
+        "demo", help="start a local pm2 demo app (no SSH needed) and open the console on it"
+    )
+    demo.add_argument(
+        "--port", type=int, default=3100, help="port of the demo app on 127.0.0.1 (default 3100)"
+    )
+    demo.add_argument(
+        "--no-tui",
+        action="store_true",
+        help="start the demo, print its config path, stop it again (a smoke test)",
+    )
+
+    config = sub.add_parser("config", help="config file tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION")
+    check = config_sub.add_parser("check", help="validate a config file")
+    check.add_argument("file", nargs="?", help="the file (default: the config that would be used)")
+    _add_common(check)
+    return parser
+
+
+def _config_arg(args: argparse.Namespace) -> str | None:
+    return getattr(args, "config", None)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from tui.core.config import ConfigError, check_config, find_config_path
+
+    try:
+        path = Path(args.file) if args.file else find_config_path(_config_arg(args))
+    except ConfigError as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    config, problems = check_config(path)
+    if problems or config is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    hosts = len(config.hosts)
+    print(f"ok: {hosts} host{'s' if hosts != 1 else ''}, app {config.app.name}")
+    return EXIT_OK
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from tui.context import open_context
+
+    ctx = open_context(_config_arg(args), getattr(args, "journal", None))
+    from tui.app import ShipdeckApp
+
+    app = ShipdeckApp(ctx, read_only=bool(getattr(args, "read_only", False)))
+    try:
+        app.run()
+    finally:
+        ctx.close()
+    return app.return_code or EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tui.core.demo import DemoError, LocalDemo
+
+    demo = LocalDemo(port=args.port, progress=lambda line: print(line, flush=True))
+    try:
+        config_path = demo.start()
+    except DemoError as err:
+        demo.stop()
+        raise CliError(str(err), EXIT_FAILED) from None
+    try:
+        if args.no_tui:
+            print(f"demo config: {config_path}")
+            return EXIT_OK
+        from tui.context import open_context
+
+        ctx = open_context(str(config_path), str(demo.journal_path))
+        from tui.app import ShipdeckApp
+
+        app = ShipdeckApp(ctx, read_only=bool(getattr(args, "read_only", False)))
+        try:
+            app.run()
+        finally:
+            ctx.close()
+        return app.return_code or EXIT_OK
+    finally:
+        demo.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "config":
+            if args.config_command != "check":
+                parser.parse_args(["config", "--help"])
+            return cmd_config_check(args)
+        if args.command == "demo":
+            return cmd_demo(args)
+        return cmd_tui(args)
+    except CliError as err:
+        print(str(err) if err.raw else f"shipdeck: {err}", file=sys.stderr)
+        return err.code
+    except KeyboardInterrupt:
+        print("shipdeck: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
