@@ -7,6 +7,7 @@ error, 3 locked by someone else. Every failure is one readable line on stderr, n
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,9 +119,20 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
+def _exit_on_hangup() -> None:
+    """Turn SIGHUP/SIGTERM into SystemExit so `finally` blocks (demo cleanup) still run."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from tui.core.demo import DemoError, LocalDemo
 
+    _exit_on_hangup()
     demo = LocalDemo(port=args.port, progress=lambda line: print(line, flush=True))
     try:
         config_path = demo.start()

@@ -133,9 +133,20 @@ class LocalDemo:
         switch_symlink(self.root / "current", release)
         return release
 
+    def _kill_leftover_daemon(self) -> None:
+        """A demo whose console was killed (SIGKILL, lost terminal) may have left its daemon.
+
+        It runs under our private PM2_HOME, so it is ours to end, by the pid pm2 recorded.
+        """
+        pid_file = self.pm2_home / "pm2.pid"
+        if pid_file.exists():
+            self.progress("a previous demo's pm2 daemon is still running: stopping it ...")
+            self._pm2("kill", check=False)
+
     def start(self, timeout: float = 60.0) -> Path:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pm2_bin = self.find_pm2()
+        self._kill_leftover_daemon()
         url = f"http://127.0.0.1:{self.port}"
         if not _port_free(self.port):
             raise DemoError(f"port {self.port} on 127.0.0.1 is in use: pass --port to pick another")
