@@ -7,6 +7,7 @@ error, 3 locked by someone else. Every failure is one readable line on stderr, n
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,10 @@ from pathlib import Path
 
 from tui import __version__
 from tui.context import CliError
+
+#: Modules that add subcommands. Each has `register(subparsers, add_common)` which adds its
+#: parser(s) and sets `func=run` where `run(args) -> int` returns the exit code.
+SUBCOMMAND_MODULES: list[str] = []
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -79,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_sub.add_parser("check", help="validate a config file")
     check.add_argument("file", nargs="?", help="the file (default: the config that would be used)")
     _add_common(check)
+
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, _add_common)
     return parser
 
 
@@ -162,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "func"):
+            return int(args.func(args))
         if args.command == "config":
             if args.config_command != "check":
                 parser.parse_args(["config", "--help"])
