@@ -115,7 +115,7 @@ fresh_app() {
   id=$(make_release v1.0.0)
   switch_current "$id"
   pm2_cmd delete all >/dev/null 2>&1 || true
-  ensure_port_free "$APP_PORT" "the demo app"
+  ensure_port_free "$APP_PORT" "the demo app" SHIPDECK_RIG_APP_PORT
   start_app
   wait_app 1.0.0
   # Only now the processes run from the new release can the others go.
@@ -139,6 +139,9 @@ ensure_app() {
   elif ! http_ok "$APP_URL/health"; then
     step "restarting the demo app from $APP_ROOT/current"
     start_app
-    wait_app
+    # What runs is whatever a test last deployed; if that cannot start, say how to get back.
+    http_ok "$APP_URL/health" || wait_until 30 \
+      "$APP_URL/health to answer 200 (if the live release is broken, rig/reset-app puts v1.0.0 back)" \
+      http_ok "$APP_URL/health"
   fi
 }

@@ -158,25 +158,28 @@ write_if_changed() {
 port_listeners() {
   local hex inode
   printf -v hex '%04X' "$1"
-  for inode in $(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
-    find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null | cut -d/ -f3
-  done | sort -un
+  awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+    while read -r inode; do
+      find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null | cut -d/ -f3
+    done | sort -un
 }
 
 cmdline_of() {
   local -a argv=()
   mapfile -d '' argv </proc/"$1"/cmdline 2>/dev/null || true
-  echo "${argv[*]}"
+  local line="${argv[*]}"
+  echo "${line%"${line##*[![:space:]]}"}"
 }
 
-# ensure_port_free PORT WHAT: a clear line instead of a daemon's "address in use" in its log.
+# ensure_port_free PORT WHAT VARIABLE: a clear line instead of a daemon's "address in use" in
+# its own log.
 ensure_port_free() {
   local pid holders=""
   for pid in $(port_listeners "$1"); do
     holders+=" pid $pid ($(cmdline_of "$pid" | cut -c1-60))"
   done
-  [[ -z $holders ]] || die "port $1 for $2 is taken by$holders; free it or set its SHIPDECK_RIG_*_PORT"
+  [[ -z $holders ]] || die "port $1 for $2 is taken by$holders; free it or set $3"
 }
 
 http_code() { curl -s -o /dev/null -w '%{http_code}' -m 2 "$1" 2>/dev/null || true; }

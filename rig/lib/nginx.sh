@@ -22,7 +22,7 @@ ensure_nginx() {
   else
     rm -f "$NGINX_PIDFILE"
     stop_orphan_workers
-    ensure_port_free "$NGINX_PORT" nginx
+    ensure_port_free "$NGINX_PORT" nginx SHIPDECK_RIG_NGINX_PORT
     nginx_cmd || die "nginx did not start (see $NGINX_PREFIX/logs/error.log)"
     wait_until 10 "nginx's pid file" nginx_alive
   fi

@@ -26,7 +26,7 @@ ensure_postgres() {
   fi
   if ! pg_alive; then
     clear_stale_pidfile
-    ensure_port_free "$PG_PORT" PostgreSQL
+    ensure_port_free "$PG_PORT" PostgreSQL SHIPDECK_RIG_PG_PORT
     printf '%s\n' "$opts" >"$PG_DIR/options"
     # -l: the server's output goes to its log, never to our caller's pipes.
     as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DIR/log/postgres.log" -w -t 60 -o "$opts" start ||

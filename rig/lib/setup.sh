@@ -78,7 +78,11 @@ ensure_pm2() {
 ensure_user() {
   step "checking user $RIG_USER"
   if ! id -u "$RIG_USER" >/dev/null 2>&1; then
-    useradd --create-home --user-group --shell /bin/bash "$RIG_USER"
+    if getent group "$RIG_USER" >/dev/null; then
+      useradd --create-home --gid "$RIG_USER" --shell /bin/bash "$RIG_USER"
+    else
+      useradd --create-home --user-group --shell /bin/bash "$RIG_USER"
+    fi
   fi
   # useradd leaves the account locked ("!"); with UsePAM no, sshd then refuses even key logins.
   local pw

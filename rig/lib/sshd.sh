@@ -38,7 +38,7 @@ ensure_sshd() {
 
 start_sshd() {
   rm -f "$SSHD_PIDFILE"
-  ensure_port_free "$SSH_PORT" sshd
+  ensure_port_free "$SSH_PORT" sshd SHIPDECK_RIG_SSH_PORT
   # Without -D sshd daemonizes; it writes the pid file only after its sockets listen.
   /usr/sbin/sshd -f "$SSHD_CONFIG" -E "$SSH_DIR/sshd.log" || die "sshd did not start (see $SSH_DIR/sshd.log)"
   wait_until 10 "sshd's pid file" sshd_alive
