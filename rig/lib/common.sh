@@ -55,7 +55,13 @@ DEMO_SRC=$RIG_REPO/examples/demo-app
 STEP="starting"
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
-step() { STEP=$*; log "== $*"; }
+# step TEXT: what the script is doing now; a failure line names it. The log's size is noted so
+# that a failure quotes only what this step's commands said.
+step() {
+  STEP=$*
+  STEP_LOG_OFFSET=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+  log "== $*"
+}
 
 # die MESSAGE: the one line the user sees; details stay in the log.
 die() {
@@ -68,7 +74,8 @@ die() {
 # say more than the command does, so they go into the one line.
 trap_failure() {
   local said
-  said=$(grep -v -e '^[[:space:]]*$' -e '^[0-9:.]* == ' "$LOG" | tail -n 1 | cut -c1-200)
+  said=$(tail -c +"$((${STEP_LOG_OFFSET:-0} + 1))" "$LOG" | grep -v -e '^[[:space:]]*$' -e '^[0-9:.]* == ' |
+    tail -n 1 | cut -c1-200 || true)
   die "$STEP: ${2%% *} exited $1${said:+: $said}"
 }
 
@@ -158,11 +165,13 @@ write_if_changed() {
 port_listeners() {
   local hex inode
   printf -v hex '%04X' "$1"
-  awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
-    /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-    while read -r inode; do
-      find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null | cut -d/ -f3
-    done | sort -un
+  local -a inodes=()
+  # Never fails: processes come and go while /proc is read, and tcp6 may not exist.
+  mapfile -t inodes < <(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null || true)
+  for inode in "${inodes[@]}"; do
+    find /proc/[0-9]*/fd -lname "socket:\[$inode\]" 2>/dev/null || true
+  done | cut -d/ -f3 | sort -un
 }
 
 cmdline_of() {
