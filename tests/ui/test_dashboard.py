@@ -1,0 +1,90 @@
+"""The dashboard: host bar, the four panes, the timeline as a live view of the journal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tui.app import ShipdeckApp
+from tui.context import AppContext
+from widgets.checklist_pane import ChecklistPane
+from widgets.host_bar import HostBar
+from widgets.process_table import ProcessTable
+from widgets.timeline import Timeline
+
+SIZE = (120, 40)
+
+
+async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not met before the deadline"
+        await pilot.pause(0.05)
+
+
+def seed_events(ctx: AppContext) -> None:
+    dep = ctx.journal.start_deployment("demo", "v1.1.0")
+    ctx.journal.record(kind="step.start", step="backup", host="web1", message="BACKUP",
+                       deployment_id=dep.id)
+    ctx.journal.record(kind="command", step="backup", host="web1", message="git log -1 --oneline",
+                       argv=("git", "log", "-1", "--oneline"), exit_status=0, duration=0.12,
+                       output_tail="3f2ba2a v1.0.0", deployment_id=dep.id)
+    ctx.journal.record(kind="step.ok", step="backup", host="web1", message="BACKUP done",
+                       duration=1.4, deployment_id=dep.id)
+    ctx.journal.record(kind="command", step="build", host="web1", message="npm run build",
+                       argv=("npm", "run", "build"), exit_status=1, duration=3.2,
+                       deployment_id=dep.id)
+
+
+async def test_dashboard_shows_panes_and_journal_backlog(ui_ctx: AppContext) -> None:
+    seed_events(ui_ctx)
+    app = ShipdeckApp(ui_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = app.screen.query_one(Timeline)
+        assert timeline.row_count == 4
+        assert len(app.screen.query_one(ChecklistPane).root.children) == 5
+        # The host bar shows the local host as connected once the pool has connected it.
+        bar = app.screen.query_one(HostBar)
+        await wait_for(lambda: any(s.state == "connected" for s in bar.states), pilot)
+        # pm2 is missing on this host: the table says so instead of showing nothing.
+        table = app.screen.query_one(ProcessTable)
+        await wait_for(lambda: "local!note" in table.rows, pilot)
+        note = str(table.get_cell("local!note", "name"))
+        assert "pm2" in note
+
+
+async def test_timeline_follows_new_journal_events(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        timeline = app.screen.query_one(Timeline)
+        assert timeline.row_count == 0
+        ui_ctx.journal.record(kind="alarm", host="web1", message="health failed twice")
+        await wait_for(lambda: timeline.row_count == 1, pilot)
+        row = timeline.get_row_at(0)
+        assert "health failed twice" in str(row[4])
+        # Recorded from another thread (as a worker thread would): still arrives.
+        await asyncio.to_thread(ui_ctx.journal.record, kind="note", message="from a thread")
+        await wait_for(lambda: timeline.row_count == 2, pilot)
+        assert timeline.cursor_row == 1
+
+
+async def test_quit_key_exits(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("q")
+        await wait_for(lambda: app.return_code is not None, pilot)
+    assert app.return_code == 0
+
+
+def test_dashboard_snapshot(snap_compare, ui_ctx: AppContext) -> None:
+    seed_events(ui_ctx)
+    app = ShipdeckApp(ui_ctx)
+
+    async def settle(pilot) -> None:
+        table = app.screen.query_one(ProcessTable)
+        await wait_for(lambda: "local!note" in table.rows, pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
