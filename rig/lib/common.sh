@@ -238,6 +238,10 @@ run_logged() {
     exit 1
   fi
   rm -f "$FAIL_FILE"
+  # Every test session appends a run; keep the log from growing without bound.
+  if [[ -f $LOG ]] && (($(stat -c %s "$LOG") > 2000000)); then
+    tail -c 500000 "$LOG" >"$LOG.tmp" && mv -f "$LOG.tmp" "$LOG"
+  fi
   printf '\n#### %s %s %s\n' "$name" "$*" "$(date -Is)" >>"$LOG"
   set +e
   # The work runs in a subshell whose only open files are the log and /dev/null: daemons it
