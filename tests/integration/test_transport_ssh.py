@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -281,12 +282,39 @@ class OwnSshd:
         """Like a host's sshd restart: the listener and every session it forked go away."""
         if self.proc is None:
             return
-        victims = [self.proc.pid, *descendants(self.proc.pid)]  # all started by our sshd
-        for pid in victims:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self.proc = None
+        # Become the reaper of what our sshd forked, so its killed sessions do not linger as
+        # zombies of PID 1 (which reaps late here). Only for this moment.
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        try:
+            victims = descendants(self.proc.pid)  # all started by our sshd
+            for pid in [self.proc.pid, *victims]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+            self.proc = None
+            reap(victims)
+        finally:
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def reap(pids: list[int], deadline_s: float = 10.0) -> None:
+    """Wait until each killed pid is gone; reap those that were re-parented to us."""
+    deadline = time.monotonic() + deadline_s
+    left = set(pids)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    left.discard(pid)
+            except ChildProcessError:  # not (or not yet) our child
+                if not os.path.exists(f"/proc/{pid}"):
+                    left.discard(pid)
+        if left:
+            time.sleep(0.01)
 
 
 @pytest.fixture
