@@ -513,6 +513,16 @@ async def test_forward_local_port(transport: SshTransport) -> None:
     target.close()
 
 
+async def test_forward_keeps_its_local_port_across_a_reconnect(transport: SshTransport) -> None:
+    target = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    target_port = target.sockets[0].getsockname()[1]
+    port = await transport.forward_local_port("127.0.0.1", target_port)
+    with pytest.raises(ConnectionLostError):
+        await transport.run(["drop"])
+    assert await transport.forward_local_port("127.0.0.1", target_port) == port
+    target.close()
+
+
 async def test_proxy_jump(sshd: FakeSshd, tmp_path: Path) -> None:
     host = make_host(tmp_path, sshd.port, proxy_jump=f"jumper@127.0.0.1:{sshd.port}")
     t = SshTransport(host)

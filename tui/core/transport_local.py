@@ -235,7 +235,8 @@ class CommandStream:
     def __del__(self) -> None:
         task = self._task
         if task is not None and not task.done():
-            task.cancel()
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                task.cancel()
 
 
 # --------------------------------------------------------------------------- local processes

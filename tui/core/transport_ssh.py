@@ -485,12 +485,21 @@ class SshTransport(StateMixin):
         if listener is not None:
             return listener.get_port()
         wanted = self._forward_ports.get(key, 0)
-        try:
-            listener = await conn.forward_local_port("127.0.0.1", wanted, remote_host, remote_port)
-        except OSError:
-            if not wanted:
-                raise
-            listener = await conn.forward_local_port("127.0.0.1", 0, remote_host, remote_port)
+        listener, error = None, None
+        for port in dict.fromkeys((wanted, 0)):  # the old port if still free, else any
+            try:
+                listener = await conn.forward_local_port(
+                    "127.0.0.1", port, remote_host, remote_port
+                )
+                break
+            except (OSError, asyncssh.Error) as exc:
+                error = exc
+        if listener is None:
+            raise TransportError(
+                f"{self.name}: cannot forward a local port to {remote_host}:{remote_port}"
+                f" through {self.target.hostport}: {one_line(error)}",
+                host=self.name,
+            )
         self._forwards[key] = listener
         self._forward_ports[key] = listener.get_port()
         return listener.get_port()
