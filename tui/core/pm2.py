@@ -7,14 +7,21 @@ running (RIG-NOTES), so the JSON array is located rather than assumed to be the 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.core.transport import Transport
+from tui.core.journal import Journal
+from tui.core.transport import Result, Transport, TransportError
+from tui.core.transport_errors import describe_argv
 
 
 class Pm2Error(Exception):
     """pm2 is missing, its daemon is down, or its output could not be read."""
+
+
+class Pm2NotRunning(Pm2Error):
+    """The daemon is not running; shipdeck does not start one just to look."""
 
 
 @dataclass(frozen=True)
@@ -98,11 +105,40 @@ def parse_jlist(text: str) -> list[Pm2Process]:
     return processes
 
 
+# Any pm2 command starts a daemon if none runs (RIG-NOTES); a monitor must not do that to a
+# production host. So check the daemon's pid file first, with shell builtins only. $0 is pm2.
+_IF_RUNNING = (
+    'h=${PM2_HOME:-$HOME/.pm2}; p=; { read -r p < "$h/pm2.pid"; } 2>/dev/null; '
+    'if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then exec "$0" "$@"; fi; '
+    'echo "pm2 not running (no live daemon for $h)" >&2; exit 3'
+)
+NOT_RUNNING_STATUS = 3
+
+ACTIONS = ("restart", "reload", "stop", "start", "delete", "scale", "save")
+#: Actions the confirm modal must guard (scale only when it goes to 0; restart when it is all).
+DESTRUCTIVE = frozenset({"stop", "delete"})
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 class Pm2Backend:
-    def __init__(self, transport: Transport, pm2_bin: str = "pm2", pm2_home: str = "") -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        pm2_bin: str = "pm2",
+        pm2_home: str = "",
+        journal: Journal | None = None,
+        deployment_id: int | None = None,
+    ) -> None:
         self.transport = transport
         self.pm2_bin = pm2_bin
         self.pm2_home = pm2_home
+        self.journal = journal
+        self.deployment_id = deployment_id
+
+    @property
+    def host_name(self) -> str:
+        return str(getattr(self.transport.host, "name", ""))
 
     @property
     def env(self) -> dict[str, str] | None:
@@ -116,3 +152,133 @@ class Pm2Backend:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
             raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {tail[0]}")
         return parse_jlist(result.stdout)
+
+    async def jlist_if_running(self, timeout: float = 30.0) -> list[Pm2Process]:
+        """Like ``jlist`` but never starts a daemon: raises Pm2NotRunning instead."""
+        argv = ["sh", "-c", _IF_RUNNING, self.pm2_bin, "jlist"]
+        result = await self.transport.run(argv, timeout=timeout, env=self.env)
+        if result.exit_status == NOT_RUNNING_STATUS:
+            raise Pm2NotRunning("pm2 not running")
+        if result.exit_status == 127:
+            raise Pm2Error("pm2 not installed")
+        if result.exit_status != 0:
+            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {tail[0]}")
+        return parse_jlist(result.stdout)
+
+    # ------------------------------------------------------------------ actions
+
+    async def restart(self, target: str | int) -> Result:
+        return await self._action("restart", [str(target)], target)
+
+    async def reload(self, target: str | int) -> Result:
+        return await self._action("reload", [str(target)], target)
+
+    async def stop(self, target: str | int) -> Result:
+        return await self._action("stop", [str(target)], target)
+
+    async def start(self, target: str | int, ecosystem: str = "") -> Result:
+        """Start a stopped process by name/id, or (``ecosystem`` given) start the app from it."""
+        if ecosystem:
+            return await self._action("start", [ecosystem, "--only", str(target)], target)
+        return await self._action("start", [str(target)], target)
+
+    async def delete(self, target: str | int) -> Result:
+        return await self._action("delete", [str(target)], target)
+
+    async def scale(self, app: str, count: int | str) -> Result:
+        """``count`` is an absolute number or a relative "+N"/"-N" as pm2 understands it."""
+        text = str(count)
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"scale: {text!r} is not a number or +N/-N")
+        return await self._action("scale", [app, text], app)
+
+    async def save(self) -> Result:
+        return await self._action("save", [], "")
+
+    async def startup_command(self) -> str:
+        """The command an admin runs as root so pm2 comes back after a reboot.
+
+        Built here rather than by running `pm2 startup`: run as root that command installs the
+        service instead of printing it, and the operator must see it before anything changes.
+        """
+        probe = await self.transport.run(
+            ["sh", "-c", 'id -un; printf "%s\\n" "$HOME"; command -v node || true'], timeout=15
+        )
+        lines = [*probe.stdout.splitlines(), "", "", ""]
+        user, home, node = lines[0].strip(), lines[1].strip(), lines[2].strip()
+        node_dir = node.rsplit("/", 1)[0] if "/" in node else "/usr/bin"
+        env = f"PATH=$PATH:{node_dir}"
+        if self.pm2_home:
+            env += f" PM2_HOME={self.pm2_home}"
+        return (
+            f"sudo env {env} {self.pm2_bin} startup systemd -u {user or '$USER'}"
+            f" --hp {home or '$HOME'}"
+        )
+
+    async def _action(self, action: str, args: list[str], target: str | int) -> Result:
+        argv = [self.pm2_bin, action, *args]
+        label = f"pm2 {action} {target}".strip()
+        try:
+            result = await self.transport.run(argv, timeout=300, env=self.env)
+        except TransportError as err:
+            self._record(label, argv, action, target, "unknown", str(err))
+            raise
+        outcome = "ok" if result.ok else "failed"
+        tail = _ANSI.sub("", (result.stderr or result.stdout)).strip()
+        last = tail.splitlines()[-1] if tail and not result.ok else ""
+        self._record(label, argv, action, target, outcome, last, result)
+        return result
+
+    def _record(
+        self,
+        label: str,
+        argv: list[str],
+        action: str,
+        target: str | int,
+        outcome: str,
+        detail: str = "",
+        result: Result | None = None,
+    ) -> None:
+        if self.journal is None:
+            return
+        message = f"{label}: {outcome}" + (f" ({detail})" if detail else "")
+        self.journal.record(
+            host=self.host_name,
+            step="pm2",
+            kind="action",
+            message=message,
+            deployment_id=self.deployment_id,
+            argv=tuple(argv),
+            exit_status=result.exit_status if result else None,
+            duration=result.duration if result else None,
+            output_tail=_ANSI.sub("", (result.stdout + result.stderr))[-4096:] if result else "",
+            data={"action": action, "target": str(target), "outcome": outcome},
+        )
+
+
+def describe_action(action: str, target: str | int, count: int | str | None = None) -> str:
+    """What an action will do, in words the confirm modal shows."""
+    what = {
+        "restart": "hard-restart (kill and start) {t}: requests in flight are dropped",
+        "reload": "zero-downtime reload {t} (cluster workers one at a time)",
+        "stop": "stop {t}: it stops serving until started again",
+        "start": "start {t}",
+        "delete": "delete {t} from pm2: stopped and forgotten (start needs the ecosystem file)",
+        "scale": "scale {t} to {n} instance(s)",
+        "save": "save the current process list (pm2 resurrect restores it after a reboot)",
+    }[action]
+    return what.format(t=target, n=count)
+
+
+__all__ = [
+    "ACTIONS",
+    "DESTRUCTIVE",
+    "Pm2Backend",
+    "Pm2Error",
+    "Pm2NotRunning",
+    "Pm2Process",
+    "describe_action",
+    "describe_argv",
+    "parse_jlist",
+]
