@@ -1,0 +1,342 @@
+"""The headless twin: `shipdeck deploy|rollback|status|history|unlock` for scripts.
+
+Same engine as the console (tui.core.workflow). What is printed is the journal: a listener
+prints each event as it is committed, as a line (time, host, step, kind, message, exit and
+duration) or, with --json, as one JSON object per line. Exit codes: 0 success, 1 the operation
+failed (and what was done about it is printed), 2 usage or config error, 3 locked by someone
+else. Errors are one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from tui.context import AppContext, CliError, open_context
+from tui.core.journal import Deployment, Event
+from tui.core.lock import DeployLock, LockedError, is_stale
+from tui.core.transport import TransportError
+from tui.core.workflow import Outcome, Workflow, WorkflowError, mark_interrupted
+from tui.core.workflow_steps import Commander
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+
+
+# -- registration ------------------------------------------------------------------------------
+
+
+def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    deploy = sub.add_parser(
+        "deploy", help="deploy headless: BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM"
+    )
+    deploy.add_argument("--headless", action="store_true", help="run without the console")
+    deploy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    deploy.add_argument("--ref", help="git ref to deploy (default: the config's app.ref)")
+    deploy.add_argument("--resume", action="store_true", help="continue the interrupted deployment")
+    deploy.add_argument("--json", action="store_true", help="events as JSON lines")
+    add_common(deploy)
+    deploy.set_defaults(func=run_deploy)
+
+    rollback = sub.add_parser("rollback", help="roll back to the previous good release")
+    rollback.add_argument("--headless", action="store_true", help="run without the console")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--reason", default="rollback requested", help="why (journaled)")
+    rollback.add_argument("--json", action="store_true", help="events as JSON lines")
+    add_common(rollback)
+    rollback.set_defaults(func=run_rollback)
+
+    status = sub.add_parser("status", help="live release, lock, interrupted deployments")
+    status.add_argument("--json", action="store_true", help="one JSON object")
+    add_common(status)
+    status.set_defaults(func=run_status)
+
+    history = sub.add_parser("history", help="past deployments, newest first")
+    history.add_argument("--json", action="store_true", help="JSON lines")
+    history.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    add_common(history)
+    history.set_defaults(func=run_history)
+
+    unlock = sub.add_parser("unlock", help="break the deploy lock (after confirmation)")
+    unlock.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    unlock.add_argument(
+        "--force", action="store_true", help="break it even when its owner looks alive"
+    )
+    add_common(unlock)
+    unlock.set_defaults(func=run_unlock)
+
+
+# -- printing ----------------------------------------------------------------------------------
+
+
+def format_event(ev: Event) -> str:
+    t = datetime.fromtimestamp(ev.ts).strftime("%H:%M:%S")
+    tail = []
+    if ev.exit_status is not None:
+        tail.append(f"exit {ev.exit_status}")
+    if ev.duration is not None:
+        tail.append(f"{ev.duration:.2f}s")
+    extra = f" [{', '.join(tail)}]" if tail else ""
+    return f"{t} {ev.host or '-'} {ev.step or '-'} {ev.kind} {ev.message}{extra}"
+
+
+class Printer:
+    """Prints the journal's events of this process as they are committed."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def event(self, ev: Event) -> None:
+        text = json.dumps(ev.to_json(), ensure_ascii=False) if self.as_json else format_event(ev)
+        print(text, flush=True)
+
+    def output(self, host: str, line: str) -> None:
+        if not self.as_json:
+            print(f"    {host}| {line}", flush=True)
+
+    def result(self, outcome: str, message: str, **extra: Any) -> None:
+        if self.as_json:
+            print(json.dumps({"result": outcome, "message": message, **extra}), flush=True)
+        else:
+            print(f"shipdeck: {outcome}: {message}", flush=True)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    if getattr(args, "yes", False):
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"{question.rstrip('?')}: needs --yes when not run from a terminal")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise CliError("cancelled", EXIT_FAILED)
+
+
+def _need_headless(args: argparse.Namespace, what: str) -> None:
+    if not args.headless:
+        raise CliError(f"{what} from the command line needs --headless (the console uses keys)")
+
+
+def _run_async(main: Coroutine[Any, Any, int]) -> int:
+    async def runner() -> int:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        # SIGTERM ends a deploy like Ctrl-C does: cancellation, so the finally blocks run.
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        return await main
+
+    try:
+        return asyncio.run(runner())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print(
+            "shipdeck: interrupted; the deployment can be resumed or rolled back", file=sys.stderr
+        )
+        return 130
+
+
+def _with_context(
+    args: argparse.Namespace, body: Callable[[AppContext, Printer], Coroutine[Any, Any, int]]
+) -> int:
+    ctx = open_context(getattr(args, "config", None), getattr(args, "journal", None))
+    printer = Printer(bool(getattr(args, "json", False)))
+
+    async def main() -> int:
+        try:
+            return await body(ctx, printer)
+        except LockedError as err:
+            printer.result("locked", str(err))
+            print(f"shipdeck: {err}", file=sys.stderr)
+            return EXIT_LOCKED
+        except (WorkflowError, TransportError) as err:
+            printer.result("failed", str(err))
+            return EXIT_FAILED
+        finally:
+            await ctx.pool.close()
+
+    try:
+        return _run_async(main())
+    finally:
+        ctx.close()
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    _need_headless(args, "deploy")
+
+    async def body(ctx: AppContext, printer: Printer) -> int:
+        app = ctx.config.app
+        ref = args.ref or app.ref
+        if not args.resume:
+            _confirm(args, f"Deploy {ref} of {app.name} to {ctx.config.primary_host.name}?")
+        ctx.journal.add_listener(printer.event)
+        wf = Workflow.from_context(ctx, on_output=printer.output)
+        try:
+            if args.resume:
+                waiting = [d for d in mark_interrupted(ctx.journal, app.name)
+                           if d.state == "interrupted"]  # fmt: skip
+                if not waiting:
+                    raise CliError("no interrupted deployment to resume", EXIT_FAILED)
+                _confirm(args, f"Resume deployment {waiting[0].id} of {app.name}?")
+                await wf.resume(waiting[0].id)
+            outcome = await wf.run_to_end(None if args.resume else ref)
+        finally:
+            await wf.close()
+        return _report(printer, outcome)
+
+    return _with_context(args, body)
+
+
+def _report(printer: Printer, outcome: Outcome) -> int:
+    printer.result(outcome.state, outcome.message)
+    if not outcome.ok:
+        print(f"shipdeck: {outcome.state}: {outcome.message}", file=sys.stderr)
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    _need_headless(args, "rollback")
+
+    async def body(ctx: AppContext, printer: Printer) -> int:
+        app = ctx.config.app
+        _confirm(args, f"Roll back {app.name} on {ctx.config.primary_host.name}?")
+        ctx.journal.add_listener(printer.event)
+        wf = Workflow.from_context(ctx, on_output=printer.output)
+        try:
+            waiting = [d for d in mark_interrupted(ctx.journal, app.name)
+                       if d.state == "interrupted"]  # fmt: skip
+            if waiting:
+                await wf.resume(waiting[0].id)
+            outcome = await wf.rollback(args.reason)
+        finally:
+            await wf.close()
+        return _report(printer, outcome)
+
+    return _with_context(args, body)
+
+
+def _dep_line(d: Deployment) -> str:
+    started = datetime.fromtimestamp(d.started_at).strftime("%Y-%m-%d %H:%M:%S")
+    took = f" {d.ended_at - d.started_at:.0f}s" if d.ended_at else ""
+    versions = f"{d.from_version or '?'} -> {d.to_version or '?'}"
+    step = f" at {d.step}" if not d.finished and d.step else ""
+    return f"#{d.id} {started} {d.state}{step} {d.app} {d.ref} {versions} by {d.who}{took}"
+
+
+def run_status(args: argparse.Namespace) -> int:
+    async def body(ctx: AppContext, printer: Printer) -> int:
+        app = ctx.config.app
+        unfinished = mark_interrupted(ctx.journal, app.name)
+        recent = ctx.journal.deployments(app.name, limit=5)
+        wf = Workflow.from_context(ctx)
+        report: dict[str, Any] = {
+            "app": app.name,
+            "host": ctx.config.primary_host.name,
+            "unfinished": [d.to_json() for d in unfinished],
+            "recent": [d.to_json() for d in recent],
+        }
+        code = EXIT_OK
+        try:
+            report.update(await _remote_status(wf))
+        except (TransportError, WorkflowError) as err:
+            report["error"] = str(err)
+            code = EXIT_FAILED
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, default=str))
+            return code
+        _print_status(report, unfinished, recent)
+        return code
+
+    return _with_context(args, body)
+
+
+async def _remote_status(wf: Workflow) -> dict[str, Any]:
+    from tui.core.releases import ReleasesLayout
+
+    out: dict[str, Any] = {"layout": wf.layout.name}
+    holder = await wf.lock.read(wf.cmd)
+    out["lock"] = (
+        None if holder is None else {
+            "owner": holder.who, "ssh_user": holder.ssh_user, "pid": holder.pid,
+            "started_at": holder.started_at, "deployment_id": holder.deployment_id,
+            "stale": is_stale(holder, wf.lock.stale_minutes), "message": holder.describe(),
+        }
+    )  # fmt: skip
+    if isinstance(wf.layout, ReleasesLayout):
+        live = await wf.layout.live(wf.cmd, "status")
+        releases = await wf.layout.list(wf.cmd, "status")
+        out["live_release"] = live
+        out["releases"] = [{"id": r.id, "state": r.state, "live": r.id == live} for r in releases]
+        out["live_version"] = await wf.read_version(wf.layout.path(live), "status") if live else ""
+    else:
+        out["live_version"] = await wf.read_version(wf.layout.root, "status")
+    return out
+
+
+def _print_status(report: dict[str, Any], unfinished: list[Deployment], recent: list[Deployment]):
+    print(f"app {report['app']} on {report['host']} ({report.get('layout', '?')} layout)")
+    if "error" in report:
+        print(f"  host: {report['error']}")
+    else:
+        live = report.get("live_release")
+        where = f" (release {live})" if live else ""
+        print(f"  live: version {report.get('live_version') or '?'}{where}")
+        lock = report.get("lock")
+        if lock:
+            print(f"  lock: {lock['message']}{' (stale)' if lock['stale'] else ''}")
+        else:
+            print("  lock: free")
+        for r in report.get("releases", []):
+            print(f"    {r['id']} {r['state']}{' <- live' if r['live'] else ''}")
+    for d in unfinished:
+        label = "INTERRUPTED" if d.state == "interrupted" else "RUNNING"
+        print(f"  {label}: {_dep_line(d)}")
+        if d.state == "interrupted":
+            print("    resume: shipdeck deploy --headless --yes --resume; "
+                  "undo: shipdeck rollback --headless --yes")  # fmt: skip
+    if recent:
+        print("  recent:")
+        for d in recent:
+            print(f"    {_dep_line(d)}")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    async def body(ctx: AppContext, printer: Printer) -> int:
+        mark_interrupted(ctx.journal, ctx.config.app.name)
+        for d in ctx.journal.deployments(ctx.config.app.name, limit=max(1, args.limit)):
+            print(json.dumps(d.to_json(), ensure_ascii=False) if args.json else _dep_line(d))
+        return EXIT_OK
+
+    return _with_context(args, body)
+
+
+def run_unlock(args: argparse.Namespace) -> int:
+    async def body(ctx: AppContext, printer: Printer) -> int:
+        wf = Workflow.from_context(ctx)
+        lock: DeployLock = wf.lock
+        cmd: Commander = wf.cmd
+        holder = await lock.read(cmd)
+        if holder is None:
+            print("shipdeck: no deploy lock is held")
+            return EXIT_OK
+        stale = is_stale(holder, lock.stale_minutes)
+        print(f"{holder.describe()}{' (stale)' if stale else ' (owner looks alive)'}")
+        if not stale and not args.force:
+            raise CliError("the lock's owner looks alive: add --force to break it anyway",
+                           EXIT_LOCKED)  # fmt: skip
+        _confirm(args, f"Break the deploy lock of {ctx.config.app.name}?")
+        await lock.break_(cmd, reason="shipdeck unlock")
+        ctx.journal.audit(
+            "unlock", host=ctx.config.primary_host.name, ssh_user=ctx.config.primary_host.user,
+            detail=holder.describe(), deployment_id=holder.deployment_id,
+        )  # fmt: skip
+        print("shipdeck: lock broken")
+        return EXIT_OK
+
+    return _with_context(args, body)
