@@ -94,12 +94,23 @@ async def _route(
     return routed, {"Host": url.netloc.decode("ascii")}, ext
 
 
+def _root_reason(exc: BaseException) -> str:
+    """httpx says "All connection attempts failed"; the OSError underneath says why."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    return one_line(exc) or type(exc).__name__
+
+
 def describe_error(exc: BaseException, where: str, timeout_s: float) -> str:
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"no answer from {where} within {timeout_s:g}s"
     if isinstance(exc, httpx.ConnectError):
-        reason = "connection refused" if "refused" in str(exc).lower() else one_line(exc)
-        return f"cannot connect to {where}: {reason or type(exc).__name__}"
+        return f"cannot connect to {where}: {_root_reason(exc)}"
     if isinstance(exc, httpx.RemoteProtocolError):
         text = one_line(exc)
         if "without sending" in text or not text:
