@@ -1,0 +1,202 @@
+"""What a log line means and whether a view shows it: level classification, filters, error rate.
+
+Classification runs on every line at ingest, so the common case (an INFO line on stdout) costs one
+regex search: a combined pattern rules out all three levels at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, WARN, LogLine
+
+LEVEL_WORDS = {"all": DEBUG, "debug": DEBUG, "info": INFO, "warn": WARN, "error": ERROR}
+
+
+class Classifier:
+    """Level of a line from configurable patterns; stderr is an error unless a pattern says
+    otherwise (a WARN or DEBUG line written to stderr keeps its level)."""
+
+    def __init__(
+        self,
+        error_pattern: str = "ERROR|Error|error",
+        warn_pattern: str = "WARN|Warn|warn",
+        debug_pattern: str = "DEBUG|Debug",
+        stderr_is_error: bool = True,
+    ) -> None:
+        self.error = re.compile(error_pattern)
+        self.warn = re.compile(warn_pattern)
+        self.debug = re.compile(debug_pattern)
+        self.any = re.compile(f"(?:{error_pattern})|(?:{warn_pattern})|(?:{debug_pattern})")
+        self.stderr_is_error = stderr_is_error
+
+    @classmethod
+    def from_config(cls, logs: Any) -> Classifier:
+        return cls(logs.error_pattern, logs.warn_pattern, logs.debug_pattern, logs.stderr_is_error)
+
+    def level(self, text: str, stream: str = "out") -> int:
+        default = ERROR if stream == "err" and self.stderr_is_error else INFO
+        if self.any.search(text) is None:
+            return default
+        if self.error.search(text):
+            return ERROR
+        if self.warn.search(text):
+            return WARN
+        if self.debug.search(text):
+            return DEBUG
+        return default
+
+    def levels(self, texts: list[str], stream: str) -> list[int]:
+        """Levels of a batch (the hot path: one search per line when nothing matches)."""
+        default = ERROR if stream == "err" and self.stderr_is_error else INFO
+        search = self.any.search
+        level = self.level
+        return [default if search(t) is None else level(t, stream) for t in texts]
+
+
+def parse_query(query: str) -> tuple[tuple[re.Pattern[str], ...], tuple[re.Pattern[str], ...]]:
+    """``"timeout !health"`` -> includes (every one must match) and excludes (none may).
+
+    Terms are separated by spaces; a term starting with ``!`` excludes. Raises ValueError with a
+    one-line reason for a bad regex.
+    """
+    includes: list[re.Pattern[str]] = []
+    excludes: list[re.Pattern[str]] = []
+    for term in query.split():
+        negate = term.startswith("!") and len(term) > 1
+        source = term[1:] if negate else term
+        try:
+            pattern = re.compile(source)
+        except re.error as err:
+            raise ValueError(f"bad regex {source!r}: {err}") from None
+        (excludes if negate else includes).append(pattern)
+    return tuple(includes), tuple(excludes)
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which lines a view shows. Marker lines pass level and text filters (they explain gaps)."""
+
+    min_level: int = DEBUG
+    hosts: frozenset[str] = frozenset()  # empty = every host
+    processes: frozenset[str] = frozenset()  # empty = every process
+    query: str = ""
+    includes: tuple[re.Pattern[str], ...] = field(default=(), compare=False)
+    excludes: tuple[re.Pattern[str], ...] = field(default=(), compare=False)
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        min_level: int = DEBUG,
+        hosts: frozenset[str] | set[str] = frozenset(),
+        processes: frozenset[str] | set[str] = frozenset(),
+        query: str = "",
+    ) -> LogFilter:
+        includes, excludes = parse_query(query)
+        return cls(min_level, frozenset(hosts), frozenset(processes), query, includes, excludes)
+
+    def replace(self, **changes: Any) -> LogFilter:
+        args = {
+            "min_level": self.min_level,
+            "hosts": self.hosts,
+            "processes": self.processes,
+            "query": self.query,
+        }
+        args.update(changes)
+        return LogFilter.make(**args)
+
+    @property
+    def is_empty(self) -> bool:
+        return (
+            self.min_level <= DEBUG and not self.hosts and not self.processes and not self.query
+        )
+
+    def matches(self, line: LogLine) -> bool:
+        if self.hosts and line.host not in self.hosts:
+            return False
+        if line.stream == MARK:
+            return True
+        if line.level < self.min_level:
+            return False
+        if self.processes and line.process not in self.processes:
+            return False
+        text = line.text
+        for pattern in self.includes:
+            if pattern.search(text) is None:
+                return False
+        return all(pattern.search(text) is None for pattern in self.excludes)
+
+    def apply(self, lines: list[LogLine]) -> list[LogLine]:
+        if self.is_empty:
+            return lines
+        matches = self.matches
+        return [line for line in lines if matches(line)]
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_level >= ERROR:
+            parts.append("errors only")
+        elif self.min_level >= WARN:
+            parts.append("warnings+")
+        elif self.min_level >= INFO:
+            parts.append("info+")
+        if self.hosts:
+            parts.append("host " + ",".join(sorted(self.hosts)))
+        if self.processes:
+            parts.append("process " + ",".join(sorted(self.processes)))
+        if self.query:
+            parts.append(repr(self.query))
+        return " · ".join(parts)
+
+
+class ErrorRate:
+    """Error lines per host, counted per second, read as errors per minute.
+
+    Keeps ``history_minutes`` of per-second counts, so the watch window and the timeline can ask
+    for a rate now or per-minute totals for a chart.
+    """
+
+    def __init__(self, history_minutes: int = 15) -> None:
+        self.horizon = max(1, history_minutes) * 60
+        self._seconds: dict[str, deque[list[int]]] = {}  # host -> [[second, count], ...]
+        self.totals: dict[str, int] = {}
+
+    def add(self, host: str, count: int, now: float) -> None:
+        if count <= 0:
+            return
+        second = int(now)
+        buckets = self._seconds.get(host)
+        if buckets is None:
+            buckets = self._seconds[host] = deque()
+        if buckets and buckets[-1][0] == second:
+            buckets[-1][1] += count
+        else:
+            buckets.append([second, count])
+        while buckets and buckets[0][0] <= second - self.horizon:
+            buckets.popleft()
+        self.totals[host] = self.totals.get(host, 0) + count
+
+    def per_minute(self, host: str, now: float) -> int:
+        """Errors on ``host`` in the 60 seconds up to ``now``."""
+        second = int(now)
+        return sum(
+            c for s, c in reversed(self._seconds.get(host, ())) if second - 60 < s <= second
+        )
+
+    def hosts(self) -> list[str]:
+        return sorted(self._seconds)
+
+    def minutes(self, host: str, now: float, count: int = 15) -> list[int]:
+        """Per-minute error totals for the last ``count`` whole minutes, oldest first (the last
+        entry is the current, partial minute)."""
+        current = int(now) // 60
+        out = [0] * count
+        for s, c in self._seconds.get(host, ()):
+            index = count - 1 - (current - s // 60)
+            if 0 <= index < count:
+                out[index] += c
+        return out

@@ -1,0 +1,266 @@
+"""Following log files on a host: one channel, framed output, resume by byte offset.
+
+A small Node.js program (Node is on every pm2 host: pm2 is a Node program) runs on the host over
+ONE channel and follows every file of the host. It writes frames to stdout::
+
+    O idx ino off        opened file idx (inode ino), reading from byte off
+    D idx off len        followed by exactly len raw bytes of file idx, starting at byte off
+    T idx                the file shrank (truncated, e.g. `pm2 flush`): reading again from 0
+    G idx why            resuming: the file changed while we were away (rotated|truncated)
+    M idx why            missing or unreadable (reported once until it appears)
+    H                    heartbeat, every few seconds
+
+Because data arrives tagged with its file and offset, the console knows exactly how far it got in
+each file: after a dropped link it restarts the program with those offsets and inodes, so nothing
+is read twice and nothing is skipped (unless the file was rotated or truncated meanwhile, which
+the program reports and the console marks). A renamed (rotated) file is drained to its end
+before the new file at the same path is followed from its start.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Kept small and dependency-free; it is sent as one argv element on every (re)connect.
+FOLLOW_JS = r"""
+'use strict';
+const fs = require('fs');
+const CHUNK = 256 * 1024, POLL_MS = 50, BEAT_MS = 5000, MAX_BACK = 16 * 1024 * 1024;
+const buf = Buffer.allocUnsafe(CHUNK);
+const files = JSON.parse(process.argv[1]).map((s, idx) => ({
+  idx, path: s.p, wantIno: s.i, wantOff: s.o, lines: s.n, fd: null, ino: null, off: 0,
+  first: true, missing: false,
+}));
+process.stdout.on('error', () => process.exit(0));
+let lastOut = Date.now();
+function out(header, data) {
+  const h = Buffer.from(header + '\n');
+  lastOut = Date.now();
+  return process.stdout.write(data ? Buffer.concat([h, data]) : h);
+}
+function tailStart(fd, size, n) {
+  if (n <= 0 || size === 0) return size;
+  let pos = size, count = 0;
+  while (pos > 0 && size - pos < MAX_BACK) {
+    const len = Math.min(CHUNK, pos);
+    pos -= len;
+    fs.readSync(fd, buf, 0, len, pos);
+    for (let i = len - 1; i >= 0; i--) {
+      if (buf[i] === 10 && pos + i !== size - 1 && ++count === n) return pos + i + 1;
+    }
+  }
+  return pos;
+}
+function open(f) {
+  let fd;
+  try { fd = fs.openSync(f.path, 'r'); } catch (e) {
+    if (!f.missing) { f.missing = true; out(`M ${f.idx} ${e.code || 'unreadable'}`); }
+    f.first = false;
+    return false;
+  }
+  const st = fs.fstatSync(fd, { bigint: true });
+  const size = Number(st.size);
+  f.fd = fd; f.ino = String(st.ino); f.missing = false;
+  if (f.wantIno) {
+    if (f.ino === f.wantIno && size >= f.wantOff) f.off = f.wantOff;
+    else { f.off = 0; out(`G ${f.idx} ${f.ino !== f.wantIno ? 'rotated' : 'truncated'}`); }
+  } else {
+    f.off = f.first ? tailStart(fd, size, f.lines) : 0;
+  }
+  f.wantIno = null; f.first = false;
+  out(`O ${f.idx} ${f.ino} ${f.off}`);
+  return true;
+}
+async function drain(f) {
+  for (;;) {
+    let n;
+    try { n = fs.readSync(f.fd, buf, 0, CHUNK, f.off); } catch (e) { return; }
+    if (n <= 0) return;
+    const ok = out(`D ${f.idx} ${f.off} ${n}`, buf.subarray(0, n));
+    f.off += n;
+    if (!ok) await new Promise((resolve) => process.stdout.once('drain', resolve));
+  }
+}
+async function check(f) {
+  if (f.fd === null && !open(f)) return;
+  if (Number(fs.fstatSync(f.fd, { bigint: true }).size) < f.off) { f.off = 0; out(`T ${f.idx}`); }
+  await drain(f);
+  let st = null;
+  try { st = fs.statSync(f.path, { bigint: true }); } catch (e) { st = null; }
+  if (st !== null && String(st.ino) !== f.ino) {
+    await drain(f);
+    fs.closeSync(f.fd);
+    f.fd = null;
+    if (open(f)) await drain(f);
+  }
+}
+(async () => {
+  for (;;) {
+    for (const f of files) await check(f);
+    if (Date.now() - lastOut >= BEAT_MS) out('H');
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+})();
+"""
+
+#: Longest line shown; the rest of a longer line is skipped (and said so).
+MAX_LINE = 16 * 1024
+
+# CSI/OSC escape sequences (colours from the app) and C0/C1 controls other than newline.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_BAD = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def cut_marker(length: int | None) -> str:
+    size = f"{length:,} chars" if length is not None else f"more than {MAX_LINE:,} bytes"
+    return f" … [line cut: {size}]"
+
+
+_CUT_UNKNOWN = cut_marker(None)
+
+
+def clean_line(text: str) -> str | None:
+    """A line safe to show, or None if it is binary junk (mostly control bytes)."""
+    if text.endswith("\r"):
+        text = text[:-1]
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    text = text.replace("\t", "    ")
+    bad = len(_CTRL.findall(text)) + text.count("\ufffd")
+    if bad and bad * 10 >= len(text) * 3:
+        return None
+    return _CTRL.sub("\ufffd", text) if bad else text
+
+
+class LineCutter:
+    """Bytes of one file -> display-safe lines.
+
+    Keeps the partial last line across chunks (and across reconnects: the byte offset we resume
+    from is where that partial line continues). Lines longer than MAX_LINE are cut with a marker
+    and the rest skipped without being buffered; binary junk becomes one marker per run.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self._buf = bytearray()
+        self._max = max_line
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[str]:
+        if self._skipping:
+            j = data.find(b"\n")
+            if j < 0:
+                return []
+            data = data[j + 1 :]
+            self._skipping = False
+        buf = self._buf
+        buf += data
+        end = buf.rfind(b"\n")
+        lines: list[str] = []
+        text = ""
+        if end >= 0:
+            text = bytes(buf[:end]).decode("utf-8", errors="replace")
+            del buf[: end + 1]
+            lines = text.split("\n")
+        if len(buf) > self._max:
+            head = bytes(buf[: self._max]).decode("utf-8", errors="ignore")
+            lines.append(head + _CUT_UNKNOWN)
+            buf.clear()
+            self._skipping = True
+            text = "\x00"  # force the slow path below for the appended line
+        if lines and (_BAD.search(text) or max(map(len, lines)) > self._max):
+            lines = self._slow(lines)
+        return lines
+
+    def flush(self) -> list[str]:
+        """The unterminated last line (when the file was truncated or replaced under it)."""
+        self._skipping = False
+        if not self._buf:
+            return []
+        text = bytes(self._buf).decode("utf-8", errors="replace")
+        self._buf.clear()
+        return self._slow([text])
+
+    def _slow(self, lines: list[str]) -> list[str]:
+        out: list[str] = []
+        binary = 0
+        for raw in lines:
+            line = clean_line(raw)
+            if line is None:
+                binary += len(raw) + 1
+                continue
+            if binary:
+                out.append(f"[binary data: {binary:,} bytes not shown]")
+                binary = 0
+            if len(line) > self._max and not line.endswith(_CUT_UNKNOWN):
+                line = line[: self._max] + cut_marker(len(line))
+            out.append(line)
+        if binary:
+            out.append(f"[binary data: {binary:,} bytes not shown]")
+        return out
+
+
+class ProtocolError(Exception):
+    """The follower's output made no sense (not our program, or corrupted)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: str  # "O" | "T" | "G" | "M" | "H"
+    idx: int
+    args: tuple[str, ...]
+
+
+class FrameParser:
+    """Splits the follower's stdout into header frames and file data, across chunk boundaries."""
+
+    MAX_HEADER = 4096
+
+    def __init__(self) -> None:
+        self._head = b""
+        self._need = 0
+        self._idx = -1
+
+    def feed(self, data: bytes) -> list[Frame | tuple[int, bytes]]:
+        """Frames and ``(idx, bytes)`` data pieces, in order."""
+        out: list[Frame | tuple[int, bytes]] = []
+        i, n = 0, len(data)
+        while i < n:
+            if self._need:
+                take = min(self._need, n - i)
+                out.append((self._idx, data[i : i + take]))
+                self._need -= take
+                i += take
+                continue
+            j = data.find(b"\n", i)
+            if j < 0:
+                self._head += data[i:]
+                if len(self._head) > self.MAX_HEADER:
+                    raise ProtocolError("log follower sent an over-long header")
+                break
+            line = self._head + data[i:j] if self._head else data[i:j]
+            self._head = b""
+            i = j + 1
+            frame = self._header(line)
+            if frame is not None:
+                out.append(frame)
+        return out
+
+    def _header(self, line: bytes) -> Frame | None:
+        # The reason of M and G may contain spaces.
+        maxsplit = 2 if line[:1] in (b"M", b"G") else -1
+        parts = line.decode("utf-8", errors="replace").split(" ", maxsplit)
+        kind = parts[0]
+        try:
+            if kind == "H":
+                return Frame("H", -1, ())
+            idx = int(parts[1])
+            if kind == "D":
+                self._idx, self._need = idx, int(parts[3])
+                return Frame("D", idx, (parts[2],)) if self._need == 0 else None
+            if kind in ("O", "T", "G", "M"):
+                return Frame(kind, idx, tuple(parts[2:]))
+        except (IndexError, ValueError):
+            pass
+        raise ProtocolError(f"log follower sent an unexpected line: {line[:80]!r}")
