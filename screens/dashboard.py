@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tui.core.pm2 import Pm2Backend, Pm2Error
-from tui.core.transport import TransportError
+from screens.emergency import EmergencyScreen
+from screens.monitor import MonitorScreen
+from screens.monitor_support import MonitorUpdated
+from tui.core.metrics_service import MonitorService
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
@@ -24,9 +27,17 @@ TIMELINE_BACKLOG = 500
 
 
 class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "open_monitor", "Monitor", id="monitor.open",
+                tooltip="Live monitor: processes, host resources, charts, process actions"),
+        Binding("exclamation_mark", "open_emergency", "Emergency", id="emergency.open",
+                tooltip="Emergency triage for the primary host"),
+    ]  # fmt: skip
+
     def __init__(self, poll_processes: bool = True) -> None:
         super().__init__(id="dashboard")
         self.poll_processes = poll_processes
+        self.monitor: MonitorService | None = None
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -68,22 +79,32 @@ class DashboardScreen(Screen[None]):
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.query_one(HostBar).set_state(message.state)
 
+    # -- the monitor service: one /proc channel per host, jlist at the slow cadence --------------
+
+    def _service(self) -> MonitorService:
+        if self.monitor is None:
+            ctx = self.app.ctx  # type: ignore[attr-defined]
+            self.monitor = MonitorService(ctx.pool, ctx.config, ctx.journal)
+            self.monitor.add_listener(lambda host: self.post_message(MonitorUpdated(host)))
+        return self.monitor
+
     @work(exclusive=True, group="pm2-poll", exit_on_error=False)
     async def poll_pm2(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        app_cfg = ctx.config.app
+        await self._service().run()
+
+    def on_monitor_updated(self, message: MonitorUpdated) -> None:
+        view = self._service().views.get(message.host)
+        if view is None:
+            return
         table = self.query_one(ProcessTable)
-        backends = {
-            t.host.name: Pm2Backend(t, app_cfg.pm2_bin, app_cfg.pm2_home) for t in ctx.pool
-        }
-        while True:
-            # The next poll is scheduled only after this one finished: a slow host never
-            # piles up jlist processes (each costs a Node start on the target).
-            for name, backend in backends.items():
-                try:
-                    procs = await backend.jlist()
-                except (Pm2Error, TransportError) as err:
-                    table.show_note(name, str(err))
-                    continue
-                table.show_host(name, [p for p in procs if p.name == app_cfg.name] or procs)
-            await asyncio.sleep(ctx.config.monitor.jlist_interval_s)
+        if view.processes:
+            table.show_host(message.host, view.processes, samples=view.samples)
+        elif view.note:
+            table.show_note(message.host, view.note)
+
+    def action_open_monitor(self) -> None:
+        self.app.push_screen(MonitorScreen(self._service()))
+
+    def action_open_emergency(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        self.app.push_screen(EmergencyScreen(self._service(), ctx.pool.primary.host.name))

@@ -177,12 +177,14 @@ class HistoryPoint:
     host_mem: float  # percent
     app_cpu: float  # sum over the app's processes, % of one core
     app_mem: int  # bytes, sum of RSS
+    load1: float = 0.0
 
 
 class History:
     """The last N minutes of points in a bounded deque (charts read it, never copy it all)."""
 
     def __init__(self, minutes: int, interval_s: float) -> None:
+        self.span_minutes = float(minutes)
         self.points: deque[HistoryPoint] = deque(maxlen=max(2, int(minutes * 60 / interval_s)))
 
     def add(self, sample: Sample) -> HistoryPoint:
@@ -192,6 +194,7 @@ class History:
             host_mem=sample.host.mem_percent,
             app_cpu=sum(p.cpu_percent for p in sample.procs.values()),
             app_mem=sum(p.rss_bytes for p in sample.procs.values()),
+            load1=sample.host.load[0],
         )
         self.points.append(point)
         return point

@@ -42,6 +42,11 @@ class Pm2Process:
     out_log: str
     err_log: str
     env_names: tuple[str, ...] = field(default=())
+    node_version: str = ""
+    created_at_ms: int = 0
+    interpreter: str = ""
+    # pm2's `versioning` (repo, branch, revision...) as text pairs; empty unless pm2 parsed git.
+    versioning: tuple[tuple[str, str], ...] = ()
 
     @property
     def mode(self) -> str:
@@ -73,6 +78,13 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+def _versioning(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        return ()
+    keys = ("type", "url", "branch", "revision", "comment", "update_time")
+    return tuple((k, str(value[k]).strip()) for k in keys if value.get(k) not in (None, ""))
+
+
 def parse_jlist(text: str) -> list[Pm2Process]:
     processes = []
     for raw in _find_json_array(text):
@@ -100,6 +112,10 @@ def parse_jlist(text: str) -> list[Pm2Process]:
                 err_log=str(env.get("pm_err_log_path") or ""),
                 # Names only: values may be secrets and never leave this function.
                 env_names=tuple(sorted(str(k) for k in process_env)),
+                node_version=str(env.get("node_version") or ""),
+                created_at_ms=_int(env.get("created_at")),
+                interpreter=str(env.get("exec_interpreter") or ""),
+                versioning=_versioning(env.get("versioning")),
             )
         )
     return processes
@@ -108,6 +124,7 @@ def parse_jlist(text: str) -> list[Pm2Process]:
 # Any pm2 command starts a daemon if none runs (RIG-NOTES); a monitor must not do that to a
 # production host. So check the daemon's pid file first, with shell builtins only. $0 is pm2.
 _IF_RUNNING = (
+    'command -v "$0" >/dev/null 2>&1 || { echo "pm2 not installed: $0" >&2; exit 127; }; '
     'h=${PM2_HOME:-$HOME/.pm2}; p=; { read -r p < "$h/pm2.pid"; } 2>/dev/null; '
     'if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then exec "$0" "$@"; fi; '
     'echo "pm2 not running (no live daemon for $h)" >&2; exit 3'

@@ -1,0 +1,269 @@
+"""Emergency triage for one host: the seed's "Service completely down" / "High CPU/Memory".
+
+Processes (live, from the monitor service), disk, memory, top processes and the last 200
+error-log lines (a snapshot refreshed every few seconds while this screen is on top), and one key
+for each rescue: restart the app, roll back, scale down to 1, scale up by N, notify the team.
+Every step taken is recorded in order (journal kind "note", step "incident") and listed here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+from screens.monitor_support import MonitorUpdated, perform
+from screens.scale_prompt import ScalePrompt
+from tui.core.metrics_service import MonitorService
+from tui.core.transport import TransportError
+from tui.core.triage import Incident, TriageSnapshot, take_snapshot
+from widgets.confirm_modal import ConfirmModal
+from widgets.process_table import ProcessTable
+
+#: Seconds between snapshots (df, free, top, tail: four short commands) while on screen.
+REFRESH_S = 5.0
+
+ACTION_NAMES = frozenset({"restart_app", "rollback", "scale_down_1", "scale_up_n", "notify_team"})
+
+
+class EmergencyScreen(Screen[None]):
+    DEFAULT_CSS = """
+    EmergencyScreen #emergency-title {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    EmergencyScreen #emergency-grid {
+        grid-size: 2 3;
+        grid-rows: 9 1fr 1fr;
+        height: 1fr;
+    }
+    EmergencyScreen #em-log-box {
+        column-span: 2;
+    }
+    EmergencyScreen #em-top, EmergencyScreen #em-disk, EmergencyScreen #em-steps {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "restart_app", "Restart app", id="emergency.restart",
+                tooltip="pm2 restart the whole app (asks to confirm)"),
+        Binding("b", "rollback", "Roll back", id="emergency.rollback",
+                tooltip="Roll back to the previous good release (asks to confirm)"),
+        Binding("1", "scale_down_1", "Scale to 1", id="emergency.scale_down",
+                tooltip="Scale the app down to one instance"),
+        Binding("plus", "scale_up_n", "Scale +N", id="emergency.scale_up",
+                tooltip="Add N instances of the app"),
+        Binding("n", "notify_team", "Notify team", id="emergency.notify",
+                tooltip="Tell the team (recorded in the journal)"),
+        Binding("f", "refresh", "Refresh", id="emergency.refresh",
+                tooltip="Take a new snapshot now"),
+        Binding("escape", "back", "Back", id="emergency.back",
+                tooltip="Leave triage (the incident steps stay in the journal)"),
+    ]  # fmt: skip
+
+    def __init__(self, service: MonitorService, host: str, *, live: bool = True) -> None:
+        super().__init__(id="emergency")
+        self.service = service
+        self.host = host
+        self.live = live
+        self.snapshot: TriageSnapshot | None = None
+        self.incident: Incident | None = None
+        self._kick = asyncio.Event()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="emergency-title")
+        with Grid(id="emergency-grid"):
+            with Vertical(classes="pane", id="em-procs-box") as box:
+                box.border_title = "Processes"
+                yield ProcessTable(id="em-processes")
+            with Vertical(classes="pane", id="em-top-box") as box:
+                box.border_title = "Top processes"
+                yield Static("", id="em-top", markup=False)
+            with Vertical(classes="pane", id="em-disk-box") as box:
+                box.border_title = "Disk (df -h) · Memory (free -m)"
+                yield Static("", id="em-disk", markup=False)
+            with Vertical(classes="pane", id="em-steps-box") as box:
+                box.border_title = "Incident steps"
+                yield Static("", id="em-steps", markup=False)
+            with Vertical(classes="pane", id="em-log-box") as box:
+                box.border_title = "Error log (last 200 lines)"
+                yield Log(id="em-log", max_lines=400, highlight=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app: Any = self.app
+        cfg = app.ctx.config
+        self.incident = Incident(app.ctx.journal, self.host, cfg.app.name)
+        ro = "  [b reverse magenta] READ-ONLY [/]" if getattr(app, "read_only", False) else ""
+        self.query_one("#emergency-title", Static).update(
+            f"[b reverse red] EMERGENCY [/] {cfg.app.name} on [b]{self.host}[/b]"
+            f" ({cfg.app.environment}){ro}"
+        )
+        self.service.add_listener(self._on_service)
+        self._render_processes()
+        self._render_steps()
+        if self.live:
+            self.refresh_loop()
+
+    def on_unmount(self) -> None:
+        self.service.remove_listener(self._on_service)
+
+    # ------------------------------------------------------------------ data
+
+    def _on_service(self, host: str) -> None:
+        if host == self.host:
+            self.post_message(MonitorUpdated(host))
+
+    def on_monitor_updated(self, message: MonitorUpdated) -> None:
+        if self.is_current:
+            self._render_processes()
+
+    def on_screen_resume(self) -> None:
+        self._render_processes()
+        self._kick.set()
+
+    def _render_processes(self) -> None:
+        view = self.service.views.get(self.host)
+        if view is None:
+            return
+        table = self.query_one(ProcessTable)
+        if view.processes:
+            table.show_host(self.host, view.processes, samples=view.samples)
+        elif view.note:
+            table.show_note(self.host, view.note)
+
+    def _render_steps(self) -> None:
+        lines = self.incident.timeline() if self.incident else []
+        self.query_one("#em-steps", Static).update("\n".join(lines))
+
+    def show_snapshot(self, snap: TriageSnapshot) -> None:
+        self.snapshot = snap
+        top = snap.top or "(top unavailable)"
+        self.query_one("#em-top", Static).update(top)
+        disk = "\n".join(x for x in (snap.disk, snap.memory, *snap.problems) if x)
+        self.query_one("#em-disk", Static).update(disk)
+        log = self.query_one("#em-log", Log)
+        log.clear()
+        log.write_lines(list(snap.error_log) or ["(no error log lines)"])
+
+    @work(exclusive=True, group="triage", exit_on_error=False)
+    async def refresh_loop(self) -> None:
+        app: Any = self.app
+        name = app.ctx.config.app.name
+        monitor = self.service.monitors[self.host]
+        while True:
+            self._kick.clear()
+            if self.is_current:
+                view = monitor.view
+                try:
+                    snap = await take_snapshot(
+                        monitor.transport,
+                        monitor.backend,
+                        name,
+                        processes=view.processes if view.processes else None,
+                    )
+                except TransportError as err:
+                    self.query_one("#em-disk", Static).update(f"snapshot failed: {err}")
+                else:
+                    self.show_snapshot(snap)
+            # Scheduled after the snapshot finished; paused (no commands) while covered.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_S):
+                    await self._kick.wait()
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTION_NAMES and getattr(self.app, "read_only", False):
+            return None
+        return True
+
+    def _step(self, message: str, **data: object) -> None:
+        if self.incident is not None:
+            self.incident.step(message, **data)
+            self._render_steps()
+
+    async def _act(self, label: str, action: str, *, count: int | str | None = None) -> None:
+        app: Any = self.app
+        name = app.ctx.config.app.name
+        result = await perform(self, self.service, self.host, action, name, count=count)
+        outcome = "cancelled" if result is None else ("ok" if result.ok else "failed")
+        self._step(f"{label}: {outcome}", action=action, outcome=outcome)
+        self._kick.set()
+
+    @work(group="emergency-action", exit_on_error=False)
+    async def action_restart_app(self) -> None:
+        await self._act("restart the app", "restart")
+
+    @work(group="emergency-action", exit_on_error=False)
+    async def action_scale_down_1(self) -> None:
+        await self._act("scale down to 1", "scale", count=1)
+
+    @work(group="emergency-action", exit_on_error=False)
+    async def action_scale_up_n(self) -> None:
+        n = await self.app.push_screen_wait(ScalePrompt("Add how many instances?", 2))
+        if n:
+            await self._act(f"scale up by {n}", "scale", count=f"+{n}")
+
+    @work(group="emergency-action", exit_on_error=False)
+    async def action_rollback(self) -> None:
+        app: Any = self.app
+        cfg = app.ctx.config
+        production = cfg.app.environment == "production"
+        ok = await app.push_screen_wait(
+            ConfirmModal(
+                f"Roll back {cfg.app.name}?",
+                f"This will switch {cfg.app.name} back to the previous good release and reload"
+                f" it on every host ({cfg.app.environment}).",
+                "shipdeck rollback",
+                require_text=cfg.app.name if production else "",
+                confirm_label="Roll back",
+            )
+        )
+        if not ok:
+            self._step("roll back: cancelled")
+            return
+        self._step("roll back: started")
+        try:
+            from tui.core.workflow import Workflow
+
+            workflow = Workflow.from_context(app.ctx)
+            try:
+                outcome = await workflow.rollback(reason="emergency triage")
+            finally:
+                await workflow.close()
+        except Exception as err:  # the workflow's errors are one line each
+            self._step(f"roll back: failed: {err}")
+            app.notify(f"rollback failed: {err}", severity="error", timeout=10)
+            return
+        self._step(f"roll back: {outcome}")
+        self.service.refresh_soon()
+
+    def action_notify_team(self) -> None:
+        app: Any = self.app
+        cfg = app.ctx.config
+        message = f"🚨 emergency on {self.host}: {cfg.app.name} ({cfg.app.environment})"
+        # Webhooks arrive with the notify part; until then the journal is the record.
+        app.ctx.journal.record(
+            host=self.host, step="incident", kind="note", message=f"notify team: {message}"
+        )
+        self._step("notified the team", channel="journal")
+        self.notify("recorded: team notified (webhooks not configured yet)")
+
+    def action_refresh(self) -> None:
+        self._kick.set()
+        self.service.refresh_soon(self.host)
+
+    def action_back(self) -> None:
+        self._step("left emergency triage")
+        self.app.pop_screen()
