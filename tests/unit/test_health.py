@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 import stat
 import sys
 from collections.abc import AsyncIterator
@@ -167,6 +168,8 @@ def write_target(tmp_path: Path, port: int, *, errors: int, status: str = "onlin
     # Like the real one when its daemon was not running: a banner before the JSON.
     pm2.write_text(f"#!/bin/sh\necho '[PM2] Spawning PM2 daemon'\ncat {tmp_path / 'jlist.json'}\n")
     pm2.chmod(pm2.stat().st_mode | stat.S_IXUSR)
+    # The Verifier never starts a daemon: it wants a live pid in PM2_HOME/pm2.pid (ours will do).
+    (tmp_path / "pm2.pid").write_text(str(os.getpid()))
     config = tmp_path / "shipdeck.toml"
     config.write_text(
         f"""
@@ -174,6 +177,7 @@ def write_target(tmp_path: Path, port: int, *, errors: int, status: str = "onlin
 name = "demo"
 root = "/srv/demo"
 pm2_bin = "{pm2}"
+pm2_home = "{tmp_path}"
 
 [[hosts]]
 name = "local"
@@ -214,12 +218,16 @@ async def test_verifier_warns_and_fails(tmp_path: Path, app_port: int) -> None:
     assert any_failed(results)
 
 
-async def test_verifier_when_pm2_is_missing(tmp_path: Path, app_port: int) -> None:
-    path = write_target(tmp_path, app_port, errors=0)
-    (tmp_path / "pm2").unlink()
-    config = load_config(path)
-    results = await Verifier(config, LocalTransport(config.primary_host)).run_all()
+async def test_verifier_when_pm2_is_missing_or_not_running(tmp_path: Path, app_port: int) -> None:
+    config = load_config(write_target(tmp_path, app_port, errors=0))
+    verifier = Verifier(config, LocalTransport(config.primary_host))
+    (tmp_path / "pm2.pid").unlink()
+    results = await verifier.run_all()
     assert [r.status for r in results] == [PASS, PASS, WARNING, FAIL, INFO]
+    assert results[3].line.startswith("Processes: FAIL (pm2 not running")
+    (tmp_path / "pm2").unlink()
+    (tmp_path / "pm2.pid").write_text(str(os.getpid()))
+    results = await verifier.run_all()
     assert "pm2 not installed" in results[3].detail
 
 

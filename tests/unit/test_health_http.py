@@ -78,6 +78,7 @@ async def server() -> AsyncIterator[TinyServer]:
             "/hang": lambda: None,
             "/huge": lambda: response(200, b"x" * (MAX_BODY_BYTES * 2)),
             "/404": lambda: response(404, "{}"),
+            "/close": lambda: b"",
         }
     )
     srv = await asyncio.start_server(tiny.handle, "127.0.0.1", 0)
@@ -134,6 +135,14 @@ async def test_garbage_answer_fails_in_one_line(server: TinyServer) -> None:
     assert result.status == FAIL
     assert "invalid HTTP answer" in result.detail
     assert "\n" not in result.line
+
+
+async def test_closed_without_answer(server: TinyServer) -> None:
+    result = judge_health(await get(server.url("/close")))
+    assert result.line == (
+        f"Health Check: FAIL (127.0.0.1:{server.port} closed the connection without answering"
+        " (is the app listening there?))"
+    )
 
 
 async def test_connection_refused(server: TinyServer) -> None:

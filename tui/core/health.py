@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 from tui.core.config import Config
 from tui.core.health_http import BACKOFF_BASE_S, Probe, http_get
-from tui.core.pm2 import Pm2Backend, Pm2Error, Pm2Process, parse_jlist
+from tui.core.pm2 import (
+    _IF_RUNNING,
+    NOT_RUNNING_STATUS,
+    Pm2Backend,
+    Pm2Error,
+    Pm2Process,
+    parse_jlist,
+)
 from tui.core.transport import Transport, TransportError
 from tui.core.transport_errors import one_line
 from tui.core.verify_checks import (
@@ -113,17 +120,24 @@ class Verifier:
     # ------------------------------------------------------------------ pm2 and logs
 
     async def snapshot(self) -> Pm2Snapshot:
-        """One `pm2 jlist`: processes plus heap figures. Raises Pm2Error / TransportError."""
+        """One `pm2 jlist`: processes plus heap figures. Raises Pm2Error / TransportError.
+
+        Like the monitor, it never starts a pm2 daemon on the host (any pm2 command would):
+        no daemon means "pm2 not running", which the Processes check reports as a failure.
+        """
         pm2 = self.pm2
         transport = getattr(pm2, "transport", None)
         if transport is None or not hasattr(pm2, "pm2_bin"):
             return Pm2Snapshot(tuple(await pm2.jlist()), {})  # some other backend: no heaps
-        result = await transport.run([pm2.pm2_bin, "jlist"], timeout=JLIST_TIMEOUT_S, env=pm2.env)
+        argv = ["sh", "-c", _IF_RUNNING, pm2.pm2_bin, "jlist"]
+        result = await transport.run(argv, timeout=JLIST_TIMEOUT_S, env=pm2.env)
+        last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+        if result.exit_status == NOT_RUNNING_STATUS:
+            raise Pm2Error(one_line(last[0]))
         if result.exit_status == 127:
             raise Pm2Error(f"pm2 not installed ({pm2.pm2_bin}: command not found)")
         if not result.ok:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {one_line(tail[0])}")
+            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {one_line(last[0])}")
         return Pm2Snapshot(tuple(parse_jlist(result.stdout)), parse_heaps(result.stdout))
 
     async def restart_baseline(self) -> dict[int, int]:

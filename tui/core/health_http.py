@@ -111,12 +111,16 @@ def describe_error(exc: BaseException, where: str, timeout_s: float) -> str:
         return f"no answer from {where} within {timeout_s:g}s"
     if isinstance(exc, httpx.ConnectError):
         return f"cannot connect to {where}: {_root_reason(exc)}"
+    closed = f"{where} closed the connection without answering (is the app listening there?)"
     if isinstance(exc, httpx.RemoteProtocolError):
         text = one_line(exc)
         if "without sending" in text or not text:
-            # Through an SSH forward a refused remote port looks exactly like this.
-            return f"{where} closed the connection without an answer (is the app listening?)"
+            return closed
         return f"{where} sent an invalid HTTP answer ({text})"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError) and not one_line(exc):
+        # Through an SSH forward a refused remote port looks like this: the forward accepts,
+        # the host cannot connect, the forward hangs up.
+        return closed
     if isinstance(exc, httpx.HTTPError | OSError):
         return f"{where}: {type(exc).__name__}: {one_line(exc) or 'no detail'}"
     return f"{where}: {one_line(exc) or type(exc).__name__}"

@@ -281,7 +281,11 @@ def memory_usage(
     parts, rows = [], []
     for p in mine:
         row: dict[str, Any] = {"pm_id": p.pm_id, "memory_bytes": p.memory_bytes}
-        text = f"{label(p)} {_mb(p.memory_bytes)}"
+        text = (
+            f"{label(p)} {_mb(p.memory_bytes)}"
+            if p.status == "online"
+            else (f"{label(p)} {p.status}")
+        )
         heap = heaps.get(p.pm_id)
         if heap is not None:
             row.update(heap_used_mib=heap.used_mib, heap_total_mib=heap.total_mib)
