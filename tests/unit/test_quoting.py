@@ -76,11 +76,12 @@ def test_env_and_cwd_survive_the_shell_exactly(value: str, dirname: str, tmp_pat
     except OSError:  # a name the filesystem refuses (too long) is not our concern
         return
     line = quote_command(
-        ["sh", "-c", 'printf "%s\\0%s\\0" "$SHIPDECK_V" "$(pwd -P)"'],
+        # Not "$(pwd)": command substitution would strip a trailing newline of the name.
+        ["sh", "-c", 'printf "%s\\0" "$SHIPDECK_V"; pwd -P'],
         env={"SHIPDECK_V": value},
         cwd=str(cwd),
     )
-    assert sh(line) == nul_joined([value, os.path.realpath(cwd)])
+    assert sh(line) == nul_joined([value]) + os.path.realpath(cwd) + "\n"
     assert not CANARY.exists()
 
 

@@ -361,6 +361,29 @@ async def test_cancelling_run_terminates(transport: SshTransport, sshd: FakeSshd
     assert sshd.seen.signals == ["TERM"]
 
 
+async def test_cancel_while_the_channel_opens_still_terminates(
+    transport: SshTransport, sshd: FakeSshd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await transport.connect()
+    conn = transport._conn
+    assert conn is not None
+    real_create = conn.create_process
+
+    async def slow_reply(*args: Any, **kw: Any) -> Any:
+        proc = await real_create(*args, **kw)
+        await asyncio.sleep(0.3)  # the server runs the command; its reply is "in flight"
+        return proc
+
+    monkeypatch.setattr(conn, "create_process", slow_reply)
+    task = asyncio.create_task(transport.run(["hang"]))
+    await wait_until(lambda: sshd.seen.active == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await wait_until(lambda: sshd.seen.signals == ["TERM"])
+    assert sshd.seen.active == 0
+
+
 # ---------------------------------------------------------------------------------- link loss
 
 

@@ -9,6 +9,7 @@ ConnectionLostError (unknown outcome); the next call reconnects with backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import os
 import socket
@@ -383,7 +384,7 @@ class SshTransport(StateMixin):
             for attempt in range(2):
                 conn = await self._ensure_connected()
                 try:
-                    proc = await conn.create_process(command, encoding=None)
+                    proc = await self._create_process(conn, command, argv)
                 except asyncssh.ChannelOpenError as exc:
                     if not conn.is_closed():
                         raise TransportError(
@@ -402,6 +403,20 @@ class SshTransport(StateMixin):
             raise AssertionError("unreachable")
         except BaseException:
             self._sessions.release()
+            raise
+
+    async def _create_process(
+        self, conn: asyncssh.SSHClientConnection, command: str, argv: tuple[str, ...]
+    ) -> asyncssh.SSHClientProcess[bytes]:
+        creating = asyncio.ensure_future(conn.create_process(command, encoding=None))
+        try:
+            return await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # The server may already run the command while we wait for its reply: let the
+            # channel finish opening, then end the command, so a cancel never orphans it.
+            with contextlib.suppress(Exception):
+                proc = await asyncio.wait_for(creating, self._connect_timeout)
+                await _SshProc(self, conn, proc, argv).terminate()
             raise
 
     async def run(
