@@ -157,6 +157,7 @@ def _with_context(
             return EXIT_LOCKED
         except (WorkflowError, TransportError) as err:
             printer.result("failed", str(err))
+            print(f"shipdeck: {err}", file=sys.stderr)
             return EXIT_FAILED
         finally:
             await ctx.pool.close()

@@ -505,13 +505,15 @@ class Workflow:
         # pm2 #1663/#5939: a reload kept the old paths. Start afresh from the release itself.
         self._record("note", step, f"reload did not take ({problem}): pm2 delete + start")
         env = pm2_env(cfg)
+        # Keep what the configured reload puts before pm2 (e.g. `env PORT=...`) for the restart.
+        prefix = reload[: next((i for i, a in enumerate(reload) if a == cfg.app.pm2_bin), 0)]
         await self.cmd.run(
-            [cfg.app.pm2_bin, "delete", cfg.app.name], step=step, env=env, check=False
+            [*prefix, cfg.app.pm2_bin, "delete", cfg.app.name], step=step, env=env, check=False
         )
         eco = cfg.app.ecosystem
         eco_path = eco if eco.startswith("/") else f"{release_dir}/{eco}"
         await self.cmd.run(
-            [cfg.app.pm2_bin, "start", eco_path, "--update-env"], step=step, env=env,
+            [*prefix, cfg.app.pm2_bin, "start", eco_path, "--update-env"], step=step, env=env,
             cwd=release_dir, timeout=cfg.steps.deploy.timeout_s,
         )  # fmt: skip
         self._update(data={"fallback_restart": True})

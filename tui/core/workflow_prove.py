@@ -30,10 +30,14 @@ def pm2_env(config: Config) -> dict[str, str] | None:
 
 def pm2_argv(config: Config, argv: Iterable[str]) -> tuple[str, ...]:
     """A configured command naming plain `pm2` runs the configured pm2 binary."""
-    args = tuple(argv)
-    if args and args[0] == "pm2":
-        return (config.app.pm2_bin, *args[1:])
-    return args
+    args = list(argv)
+    # Also after an `env K=V` prefix: the pm2 word is the first one that is not an assignment.
+    start = 1 if args and args[0] == "env" else 0
+    while start < len(args) and "=" in args[start] and start > 0:
+        start += 1
+    if start < len(args) and args[start] == "pm2":
+        args[start] = config.app.pm2_bin
+    return tuple(args)
 
 
 async def jlist(cmd: Commander, config: Config, step: str) -> list[Pm2Process]:

@@ -1,0 +1,192 @@
+"""The deploy workflow on the real rig, over the real sshd, through the headless CLI.
+
+Each test gets an app of its own on the rig host (own root, pm2 name and port; v1.0.0 live as
+the only release, marked good) so nothing else that restarts the rig's `demo` app meanwhile can
+show up in its numbers, and owns whatever else it makes (branches in origin, config variants,
+journals under tmp_path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_workflow_support import (
+    FIRST_RELEASE,
+    LoadLoop,
+    OwnApp,
+    delete_branch,
+    journal_events,
+    live_release,
+    lock_exists,
+    make_branch,
+    make_own_app,
+    releases,
+    remove_own_app,
+    served_version,
+    shipdeck,
+    slow_build,
+    spawn_shipdeck,
+    ssh,
+    wait_for_event,
+)
+from tests.rigenv import RigEnv
+from tui.core.journal import Journal
+from tui.core.workflow import STEPS
+
+
+@pytest.fixture
+def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
+    own = make_own_app(rig, tmp_path)
+    try:
+        yield own
+    finally:
+        remove_own_app(own)
+
+
+def variant(app: OwnApp, extra: str = "", replace: dict[str, str] | None = None) -> Path:
+    text = app.config.read_text()
+    for old, new in (replace or {}).items():
+        assert old in text, f"{old!r} not in {app.config}"
+        text = text.replace(old, new)
+    path = app.config.with_name(f"variant-{abs(hash((extra, str(replace))))}.toml")
+    path.write_text(text + "\n" + extra)
+    return path
+
+
+def test_deploy_under_load_then_rollback(app: OwnApp, tmp_path: Path) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    with LoadLoop(app.status_url, rate=50) as load:
+        done = shipdeck("deploy", "--headless", "--yes", config=app.config, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert load.result.requests >= 50, load.result
+    assert load.result.failed == 0, load.result.errors[:5]
+    assert served_version(app.status_url) == "1.1.0"
+    assert "1.1.0" in load.result.versions
+
+    j = Journal(journal)
+    dep = j.deployments(app.name)[0]
+    assert (dep.state, dep.from_version, dep.to_version) == ("succeeded", "1.0.0", "1.1.0")
+    assert j.step_states(dep.id) == dict.fromkeys(STEPS, "ok")
+    commands = j.events(deployment_id=dep.id, kinds=["command"])
+    assert any(e.argv[:2] == ("git", "log") for e in commands)
+    assert all(e.exit_status is not None and e.duration is not None for e in commands)
+    assert next(c.line for c in j.changelog(app.name)).endswith(f"deployment={dep.id}")
+    j.close()
+    log = ssh(rig, "cat", f"{app.root}/shipdeck-changelog.log")
+    assert "1.0.0 -> 1.1.0 ref=main" in log
+    new = live_release(rig, app.root)
+    assert new != FIRST_RELEASE
+    assert releases(rig, app.root) == {FIRST_RELEASE: "good", new: "good"}
+    assert not lock_exists(rig, app.root)
+
+    back = shipdeck("rollback", "--headless", "--yes", config=app.config, journal=journal)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert served_version(app.status_url) == "1.0.0"
+    assert live_release(rig, app.root) == FIRST_RELEASE
+    assert releases(rig, app.root) == {FIRST_RELEASE: "good", new: "failed"}
+
+    status = shipdeck("status", "--json", config=app.config, journal=journal)
+    report = json.loads(status.stdout)
+    assert report["live_release"] == FIRST_RELEASE and report["lock"] is None
+    history = shipdeck("history", "--json", config=app.config, journal=journal)
+    states = [json.loads(line)["state"] for line in history.stdout.splitlines()]
+    assert states == ["rolled_back", "succeeded"]
+
+
+def test_failing_build_leaves_live_untouched_and_failed_releases_go_first(
+    app: OwnApp, tmp_path: Path
+) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    branch = f"broken-{app.name}"
+    make_branch(rig, branch, "printf '{ not json' > package.json")
+    try:
+        done = shipdeck(
+            "deploy", "--headless", "--yes", "--ref", branch, config=app.config, journal=journal
+        )
+    finally:
+        delete_branch(rig, branch)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "BUILD failed" in done.stderr and "live release untouched" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert live_release(rig, app.root) == FIRST_RELEASE
+    assert served_version(app.status_url) == "1.0.0"
+    assert not lock_exists(rig, app.root)
+    rel = releases(rig, app.root)
+    failed = [r for r, s in rel.items() if s == "failed"]
+    assert len(failed) == 1 and rel[FIRST_RELEASE] == "good"
+
+    # Retention with keep_releases = 2: the failed release goes, both good ones stay.
+    keep2 = variant(app, replace={'ref = "main"': 'ref = "main"\nkeep_releases = 2'})
+    done = shipdeck("deploy", "--headless", "--yes", config=keep2, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rel = releases(rig, app.root)
+    assert failed[0] not in rel and rel[FIRST_RELEASE] == "good" and len(rel) == 2
+
+
+def test_failing_verify_rolls_back_and_marks_the_release_failed(
+    app: OwnApp, tmp_path: Path
+) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    cfg = variant(app, replace={f'url = "{app.url}/health"': f'url = "{app.url}/nope"'})
+    done = shipdeck("deploy", "--headless", "--yes", config=cfg, journal=journal)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "VERIFY failed" in done.stderr and "rolled back" in done.stderr
+    assert served_version(app.status_url) == "1.0.0"
+    assert live_release(rig, app.root) == FIRST_RELEASE
+    rel = releases(rig, app.root)
+    assert rel[FIRST_RELEASE] == "good" and sorted(rel.values()) == ["failed", "good"]
+    assert not lock_exists(rig, app.root)
+
+
+def test_second_deploy_is_refused_with_the_owner(app: OwnApp, tmp_path: Path) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    slow = variant(app, slow_build(4))
+    first = spawn_shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
+    try:
+        wait_for_event(journal, "step.start", "build")
+        second = shipdeck(
+            "deploy", "--headless", "--yes", config=app.config, journal=tmp_path / "j2.sqlite3"
+        )
+        assert second.returncode == 3, second.stdout + second.stderr
+        assert "locked by " in second.stderr and " min ago)" in second.stderr
+        assert "@" in second.stderr.split("locked by ", 1)[1].split()[0]
+    finally:
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert served_version(app.status_url) == "1.1.0"
+    assert not lock_exists(rig, app.root)
+
+
+def test_sigkill_during_build_then_resume(app: OwnApp, tmp_path: Path) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    slow = variant(app, slow_build(3))
+    proc = spawn_shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
+    try:
+        wait_for_event(journal, "step.start", "build")
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert lock_exists(rig, app.root)  # left behind by the killed console: stale now
+
+    status = shipdeck("status", config=slow, journal=journal)
+    assert status.returncode == 0, status.stderr
+    assert "INTERRUPTED" in status.stdout and "at build" in status.stdout
+    assert "(stale)" in status.stdout
+    again = shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
+    assert again.returncode == 1 and "interrupted" in again.stderr, again.stderr
+
+    done = shipdeck("deploy", "--headless", "--yes", "--resume", config=slow, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert served_version(app.status_url) == "1.1.0"
+    assert not lock_exists(rig, app.root)
+    actions = [(e.kind, e.step) for e in journal_events(journal, kinds=["action"])]
+    assert ("action", "build") in actions  # resumed at BUILD
+    j = Journal(journal)
+    assert j.deployments(app.name)[0].state == "succeeded"
+    j.close()
