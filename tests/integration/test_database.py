@@ -1,0 +1,221 @@
+"""Database safety net on the rig's real PostgreSQL, over SSH as the deploy user.
+
+Each test works on a database of its own (created through the rig's trust auth as postgres and
+dropped afterwards), so the demo app's `demo` database and other tests are never touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.rigenv import RigEnv
+from tui.core.config import Config, load_config
+from tui.core.database import Database, DatabaseError
+from tui.core.journal import Journal
+from tui.core.redact import Redactor
+from tui.core.transport import make_transport
+
+PASSWORD_ENV = "SHIPDECK_TEST_DB_PASSWORD"
+PASSWORD = "pw:with\\odd" + secrets.token_hex(6)
+
+
+def psql(rig: RigEnv, sql: str, *, db: str, user: str = "deploy") -> str:
+    """psql on this machine against the rig's PostgreSQL (trust on 127.0.0.1)."""
+    argv = ["psql", "-h", "127.0.0.1", "-p", str(rig.pg_port), "-U", user, "-d", db]
+    argv += ["-w", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+@pytest.fixture
+def dbname(rig: RigEnv) -> Iterator[str]:
+    name = f"shipdeck_dbtest_{secrets.token_hex(4)}"
+    psql(rig, f"CREATE DATABASE {name} OWNER deploy", db="postgres", user="postgres")
+    psql(rig, "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)", db=name)
+    psql(rig, "INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cake')", db=name)
+    try:
+        yield name
+    finally:
+        psql(rig, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", user="postgres")
+        psql(
+            rig, f"DROP DATABASE IF EXISTS {name}_shipdeck_verify_7", db="postgres", user="postgres"
+        )
+
+
+@pytest.fixture
+def backup_dir(rig: RigEnv) -> Iterator[Path]:
+    path = rig.dir / "backups" / "db" / f"test-{secrets.token_hex(4)}"
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def config_for(rig: RigEnv, dbname: str, backup_dir: Path, **db: object) -> Config:
+    base = load_config(rig.config)
+    database = dataclasses.replace(
+        base.database, name=dbname, backup_dir=str(backup_dir), password_env=PASSWORD_ENV, **db
+    )
+    return dataclasses.replace(base, database=database)
+
+
+@pytest.fixture
+async def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Journal]:
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    j = Journal(tmp_path / "journal.sqlite3", redactor=Redactor([PASSWORD]))
+    yield j
+    j.close()
+
+
+def deployment(journal: Journal) -> int:
+    return journal.start_deployment("demo", "main").id
+
+
+def rows(rig: RigEnv, dbname: str) -> list[str]:
+    return psql(rig, "SELECT id || ':' || item FROM orders ORDER BY id", db=dbname).split()
+
+
+async def test_dump_damage_restore(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal, tmp_path: Path
+) -> None:
+    config = config_for(rig, dbname, backup_dir)
+    transport = make_transport(config.primary_host)
+    db = Database(config, transport, journal)
+    did = deployment(journal)
+    try:
+        dump = await db.backup(did)
+        assert dump.path == f"{backup_dir}/demo-{dbname}-deploy-{did}.dump"
+        assert dump.size_bytes > 0 and dump.entries > 0 and not dump.restore_verified
+        on_disk = Path(dump.path).stat()
+        assert on_disk.st_size == dump.size_bytes
+        assert stat.S_IMODE(on_disk.st_mode) == 0o600  # a dump holds every row
+        assert not list(backup_dir.glob("*.partial"))
+
+        psql(rig, "DELETE FROM orders WHERE id > 1; UPDATE orders SET item = 'oops'", db=dbname)
+        psql(rig, "ALTER TABLE orders ADD COLUMN junk int", db=dbname)
+        assert rows(rig, dbname) == ["1:oops"]
+
+        restored = await db.restore(dump.path, deployment_id=did)
+        assert restored.database == dbname and restored.duration_s > 0
+        assert rows(rig, dbname) == ["1:tea", "2:coffee", "3:cake"]
+        columns = psql(
+            rig,
+            "SELECT string_agg(column_name, ',' ORDER BY ordinal_position)"
+            " FROM information_schema.columns WHERE table_name = 'orders'",
+            db=dbname,
+        )
+        assert columns.strip() == "id,item"
+    finally:
+        await transport.close()
+
+    events = journal.events()
+    ok = [e for e in events if e.step == "backup" and e.kind == "step.ok"]
+    assert len(ok) == 1 and ok[0].deployment_id == did
+    assert ok[0].data["size_bytes"] == dump.size_bytes and ok[0].data["duration_s"] >= 0
+    assert any(e.step == "rollback" and e.kind == "action" for e in events)
+    # The password went to a pgpass file only: never in argv or the journal file.
+    journal.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("journal.sqlite3*"))
+    assert PASSWORD.encode() not in raw
+    assert all(PASSWORD not in " ".join(e.argv) for e in events)
+
+
+async def test_pgpass_is_private_and_removed(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal
+) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    db = Database(config_for(rig, dbname, backup_dir), transport, journal)
+    try:
+        async with db._pg_env() as env:
+            path = Path(env["PGPASSFILE"])
+            info = path.stat()  # the rig host is this machine
+            assert stat.S_IMODE(info.st_mode) == 0o600
+            assert path.owner() == rig.user
+            escaped = PASSWORD.replace("\\", "\\\\").replace(":", "\\:")
+            assert path.read_text() == f"*:*:*:deploy:{escaped}\n"
+        assert not path.exists()
+    finally:
+        await transport.close()
+
+
+async def test_unwritable_backup_dir_blocks_with_a_clear_message(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal
+) -> None:
+    backup_dir.mkdir(parents=True)
+    os.chown(backup_dir, 0, 0)
+    backup_dir.chmod(0o755)  # root's: deploy can look but not write
+    transport = make_transport(load_config(rig.config).primary_host)
+    did = deployment(journal)
+    try:
+        db = Database(config_for(rig, dbname, backup_dir), transport, journal)
+        with pytest.raises(DatabaseError) as err:
+            await db.backup(did)
+        assert str(err.value) == (
+            f"the database backup dir {backup_dir} on rig is not writable by deploy"
+            " (fix its owner/permissions or set [database] backup_dir)"
+        )
+        nested = backup_dir / "deeper"
+        db = Database(config_for(rig, dbname, nested), transport, journal)
+        with pytest.raises(
+            DatabaseError,
+            match=re.escape(f"cannot create the database backup dir {nested} on rig: mkdir: "),
+        ):
+            await db.backup(did)
+    finally:
+        await transport.close()
+    assert list(backup_dir.iterdir()) == []
+    fails = [e for e in journal.events() if e.kind == "step.fail" and e.deployment_id == did]
+    assert len(fails) == 2
+
+
+async def test_restore_refuses_missing_or_broken_dumps(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal
+) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    db = Database(config_for(rig, dbname, backup_dir), transport, journal)
+    try:
+        with pytest.raises(DatabaseError, match=re.escape("no dump at /nonexistent/x.dump on rig")):
+            await db.restore("/nonexistent/x.dump")
+        dump = await db.backup(deployment(journal))
+        broken = Path(dump.path)
+        broken.write_bytes(broken.read_bytes()[: dump.size_bytes // 2])  # cut short
+        psql(rig, "DELETE FROM orders WHERE id = 3", db=dbname)
+        with pytest.raises(DatabaseError, match="nothing changed: it ran in one transaction"):
+            await db.restore(dump.path)
+        assert rows(rig, dbname) == ["1:tea", "2:coffee"]  # untouched by the failed restore
+    finally:
+        await transport.close()
+
+
+async def test_verify_restore_into_a_scratch_database(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal
+) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    db = Database(config_for(rig, dbname, backup_dir, verify_restore=True), transport, journal)
+    did = deployment(journal)
+    scratch = db.scratch_name(did)
+    try:
+        # The rig's deploy role has no CREATEDB: the operator learns why and what to change.
+        with pytest.raises(DatabaseError, match="needs CREATEDB"):
+            await db.backup(did)
+        psql(rig, "ALTER ROLE deploy CREATEDB", db="postgres", user="postgres")
+        try:
+            dump = await db.backup(did)
+        finally:
+            psql(rig, "ALTER ROLE deploy NOCREATEDB", db="postgres", user="postgres")
+        assert dump.restore_verified
+        left = psql(rig, f"SELECT count(*) FROM pg_database WHERE datname = '{scratch}'",
+                    db="postgres", user="postgres")  # fmt: skip
+        assert left.strip() == "0"
+    finally:
+        await transport.close()
+        psql(rig, f"DROP DATABASE IF EXISTS {scratch}", db="postgres", user="postgres")
