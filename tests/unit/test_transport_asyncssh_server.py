@@ -30,8 +30,10 @@ from tui.core.transport import (
     TransportError,
     UnreachableError,
     make_transport,
+    parse_jumps,
     quote_command,
 )
+from tui.core.transport_ssh import Endpoint
 
 HOST_KEY = asyncssh.generate_private_key("ssh-ed25519")
 CLIENT_KEY = asyncssh.generate_private_key("ssh-ed25519")
@@ -574,6 +576,26 @@ async def test_server_refusing_a_channel_is_a_transport_error(
     monkeypatch.setattr(conn, "create_process", refuse)
     with pytest.raises(TransportError, match="refused to start echo x: no more"):
         await transport.run(["echo", "x"])
+
+
+def test_parse_jumps() -> None:
+    assert parse_jumps("") == []
+    assert parse_jumps("bastion") == [Endpoint("", "bastion", 22)]
+    assert parse_jumps("ops@bastion:2222, [::1]:22,me@[fe80::1]") == [
+        Endpoint("ops", "bastion", 2222),
+        Endpoint("", "::1", 22),
+        Endpoint("me", "fe80::1", 22),
+    ]
+    assert str(Endpoint("me", "::1", 22)) == "me@[::1]:22"
+    for bad in ("host:abc", "host:0", "@:22", "host:70000"):
+        with pytest.raises(ValueError, match="bad proxy_jump hop"):
+            parse_jumps(bad)
+
+
+async def test_bad_proxy_jump_is_a_one_line_error(tmp_path: Path) -> None:
+    t = SshTransport(make_host(tmp_path, 22, proxy_jump="bastion:nope"))
+    with pytest.raises(UnreachableError, match=r"^web1: bad proxy_jump hop 'bastion:nope'"):
+        await t.connect()
 
 
 def test_make_transport_picks_ssh(tmp_path: Path) -> None:

@@ -72,16 +72,13 @@ def parse_jumps(spec: str) -> list[Endpoint]:
     hops = []
     for raw in filter(None, (part.strip() for part in spec.split(","))):
         user, _, rest = raw.rpartition("@")
-        port = 22
-        if rest.startswith("["):
+        addr, port_s = rest, "22"
+        if rest.startswith("["):  # [v6addr]:port
             addr, _, tail = rest[1:].partition("]")
-            if tail.startswith(":"):
-                port = int(tail[1:])
+            port_s = tail[1:] if tail.startswith(":") else "22"
         elif rest.count(":") == 1:
             addr, _, port_s = rest.partition(":")
-            port = int(port_s)
-        else:
-            addr = rest
+        port = int(port_s) if port_s.isdigit() else 0
         if not addr or not 0 < port < 65536:
             raise ValueError(f"bad proxy_jump hop {raw!r} (want [user@]host[:port])")
         hops.append(Endpoint(user, addr, port))
@@ -170,6 +167,11 @@ class SshTransport(StateMixin):
                 self._set_state(ConnState.CONNECTING)
                 try:
                     conn = await self._open()
+                    if conn.is_closed():  # dropped right after the handshake
+                        raise UnreachableError(
+                            f"{self.name}: {self.target} closed the connection right after login",
+                            host=self.name,
+                        )
                 except UnreachableError as exc:
                     self._set_state(ConnState.FAILED, str(exc))
                     last = exc
