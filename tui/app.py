@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -16,7 +17,8 @@ from tui.messages import HostStateChanged, JournalEventPosted
 
 
 class ShipdeckApp(App[int]):
-    CSS_PATH = "app.tcss"
+    # Absolute, so subclasses defined elsewhere (tests, benchmarks) still find the stylesheet.
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "shipdeck"
 
     BINDINGS: ClassVar[list[BindingType]] = [
