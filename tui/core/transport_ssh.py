@@ -4,6 +4,9 @@ Host keys are checked strictly against ``host.known_hosts`` (or ~/.ssh/known_hos
 ever accepted silently. ``~/.ssh/config``, the agent (SSH_AUTH_SOCK) and ``identity_file`` are
 used as an operator's ``ssh`` would. A command running when the link drops raises
 ConnectionLostError (unknown outcome); the next call reconnects with backoff.
+
+Timeouts and cancels send TERM (then KILL) over the channel. OpenSSH ignores signal requests on
+root sessions, so this only ends the remote command for a non-root user (see RIG-NOTES).
 """
 
 from __future__ import annotations
