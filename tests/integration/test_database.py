@@ -219,3 +219,30 @@ async def test_verify_restore_into_a_scratch_database(
     finally:
         await transport.close()
         psql(rig, f"DROP DATABASE IF EXISTS {scratch}", db="postgres", user="postgres")
+
+
+async def test_migrate_down_runs_in_the_release_dir(
+    rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal
+) -> None:
+    backup_dir.mkdir(parents=True)
+    shutil.chown(backup_dir, rig.user, rig.user)
+    base = config_for(rig, dbname, backup_dir)
+    down = ("sh", "-c", 'pwd > undone; echo "migration 0042 reverted"')
+    steps = dataclasses.replace(
+        base.steps, rollback=dataclasses.replace(base.steps.rollback, migrate_down=down)
+    )
+    transport = make_transport(base.primary_host)
+    try:
+        db = Database(dataclasses.replace(base, steps=steps), transport, journal)
+        result = await db.migrate_down(str(backup_dir))
+        assert result.stdout.strip() == "migration 0042 reverted"
+        assert (backup_dir / "undone").read_text().strip() == str(backup_dir)
+        broken = ("sh", "-c", "echo 'Error: relation \"users\" does not exist' >&2; exit 1")
+        steps = dataclasses.replace(
+            steps, rollback=dataclasses.replace(steps.rollback, migrate_down=broken)
+        )
+        db = Database(dataclasses.replace(base, steps=steps), transport, journal)
+        with pytest.raises(DatabaseError, match=r'failed in .*: Error: relation "users" does not exist$'):
+            await db.migrate_down(str(backup_dir))
+    finally:
+        await transport.close()

@@ -28,7 +28,7 @@ from typing import Any
 
 from tui.core.config import Config, DatabaseConfig
 from tui.core.transport import Result, Transport, TransportError
-from tui.core.transport_errors import one_line
+from tui.core.transport_errors import describe_argv, one_line
 
 # A scratch database name must fit PostgreSQL's 63-byte identifier limit.
 MAX_IDENT = 63
@@ -430,7 +430,7 @@ class Database:
         result = await self._run(argv, cwd=cwd, timeout=self.config.steps.rollback.timeout_s)
         if not result.ok:
             raise self._fail(
-                f"{' '.join(argv)} failed in {cwd}: {_last_line(result)}",
+                f"{describe_argv(argv, 80)} failed in {cwd}: {_last_line(result)}",
                 step="rollback",
                 deployment_id=deployment_id,
                 result=result,
@@ -440,6 +440,6 @@ class Database:
             kind="action",
             deployment_id=deployment_id,
             result=result,
-            message=f"{' '.join(argv)} ran in {cwd}",
+            message=f"{describe_argv(argv, 80)} ran in {cwd}",
         )
         return result
