@@ -242,7 +242,8 @@ async def test_migrate_down_runs_in_the_release_dir(
             steps, rollback=dataclasses.replace(steps.rollback, migrate_down=broken)
         )
         db = Database(dataclasses.replace(base, steps=steps), transport, journal)
-        with pytest.raises(DatabaseError, match=r'failed in .*: Error: relation "users" does not exist$'):
+        last_words = r'failed in .*: Error: relation "users" does not exist$'
+        with pytest.raises(DatabaseError, match=last_words):
             await db.migrate_down(str(backup_dir))
     finally:
         await transport.close()
