@@ -1,0 +1,92 @@
+"""Recovery paths on the rig: a console killed during DEPLOY, and pm2 keeping a stale path
+(pm2 #1663/#5939) so the engine has to fall back to delete + start."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_workflow_support import (
+    FIRST_RELEASE,
+    OwnApp,
+    journal_events,
+    live_release,
+    lock_exists,
+    make_own_app,
+    remove_own_app,
+    served_version,
+    shipdeck,
+    spawn_shipdeck,
+    ssh,
+    wait_for_event,
+)
+from tests.rigenv import RigEnv
+from tui.core.journal import Journal
+
+
+@pytest.fixture
+def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
+    own = make_own_app(rig, tmp_path)
+    try:
+        yield own
+    finally:
+        remove_own_app(own)
+
+
+def with_reload(app: OwnApp, reload: list[str]) -> Path:
+    text = app.config.read_text().split("[steps.deploy]")[0]
+    path = app.config.with_name("reload-variant.toml")
+    path.write_text(text + f"[steps.deploy]\nreload = {json.dumps(reload)}\n")
+    return path
+
+
+def test_sigkill_during_deploy_then_resume(app: OwnApp, tmp_path: Path) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    # A reload that waits first, so the console can be killed after the switch, mid-DEPLOY.
+    slow = with_reload(
+        app,
+        ["sh", "-c", 'sleep 3; exec "$@"', "sh", *app.env_argv(),
+         "pm2", "reload", "{ecosystem}", "--update-env"],
+    )  # fmt: skip
+    proc = spawn_shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
+    try:
+        wait_for_event(journal, "step.start", "deploy")
+        wait_for_event(journal, "note", "deploy")  # "current -> releases/<id>": switched
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert live_release(rig, app.root) != FIRST_RELEASE  # switched, reload never confirmed
+
+    status = shipdeck("status", config=slow, journal=journal)
+    assert "INTERRUPTED" in status.stdout and "at deploy" in status.stdout, status.stdout
+    done = shipdeck("deploy", "--headless", "--yes", "--resume", config=app.config, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert served_version(app.status_url) == "1.1.0"
+    assert not lock_exists(rig, app.root)
+    j = Journal(journal)
+    dep = j.deployments(app.name)[0]
+    assert dep.state == "succeeded" and dep.to_version == "1.1.0"
+    j.close()
+
+
+def test_stale_pm2_path_falls_back_to_delete_and_start(app: OwnApp, tmp_path: Path) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    first = f"{app.root}/releases/{FIRST_RELEASE}"
+    # Pin the processes to the real path of the first release, as `cwd: __dirname` would, and
+    # reload by name: pm2 keeps the stored path, so the new release is NOT what it serves.
+    ssh(rig, "pm2", "delete", app.name)
+    ssh(rig, *app.env_argv(), "pm2", "start", f"{first}/server.js", "--name", app.name,
+        "-i", "2", "--cwd", first)  # fmt: skip
+    by_name = with_reload(app, [*app.env_argv(), "pm2", "reload", app.name, "--update-env"])
+    done = shipdeck("deploy", "--headless", "--yes", config=by_name, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert served_version(app.status_url) == "1.1.0"
+    notes = [e.message for e in journal_events(journal, kinds=["note"])]
+    assert any("pm2 delete + start" in n for n in notes), notes
+    checks = [e.message for e in journal_events(journal, kinds=["check"])]
+    assert any("serving another release" in c for c in checks), checks
