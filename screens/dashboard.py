@@ -32,6 +32,8 @@ class DashboardScreen(Screen[None]):
                 tooltip="Live monitor: processes, host resources, charts, process actions"),
         Binding("exclamation_mark", "open_emergency", "Emergency", id="emergency.open",
                 tooltip="Emergency triage for the primary host"),
+        Binding("L", "app.push_screen('logs')", "Logs", id="logs.open",
+                tooltip="All hosts' logs full-screen: filter, search, save, copy"),
     ]  # fmt: skip
 
     def __init__(self, poll_processes: bool = True) -> None:
@@ -72,6 +74,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(Timeline).add_events(events)
         if self.poll_processes:
             self.poll_pm2()
+            self.query_one(LogsPane).follow_hosts()
 
     def on_journal_event_posted(self, message: JournalEventPosted) -> None:
         self.query_one(Timeline).add_events([message.event])

@@ -1,22 +1,564 @@
-"""The logs pane: a bounded view of streamed log and command output lines."""
+"""The logs pane: a filtered, searchable view of the shared log store, rendered in batches.
+
+The store (tui.core.logs) calls the pane back once per ingested batch; the pane merges those
+calls into one message and renders at most every RENDER_INTERVAL, pulling the new lines from the
+ring buffer and handing them to the Log widget with one ``write_lines`` call. Styling (error
+lines, search matches) happens at render time for the visible lines only.
+"""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, ClassVar
 
-from textual.widgets import Log
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.strip import Strip
+from textual.widgets import Input, Log, Static
+
+from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, WARN, LogLine
+from tui.core.log_filter import LogFilter
+from tui.core.logs import LogHub, LogStore
+
+#: At most one render per this many seconds, however fast lines arrive.
+RENDER_INTERVAL = 0.05
+
+_LEVEL_TAG = {DEBUG: "DEBUG", INFO: "INFO ", WARN: "WARN ", ERROR: "ERROR"}
+_MARK_TAG = "====="
+# "HH:MM:SS " then the five-character level tag: the highlighter reads it back from here.
+_TAG = slice(9, 14)
+_LINE_STYLE = {
+    "ERROR": Style(color="red", bold=True),
+    "WARN ": Style(color="yellow"),
+    "DEBUG": Style(dim=True),
+    _MARK_TAG: Style(color="magenta", bold=True),
+}
+_MATCH_STYLE = Style(color="black", bgcolor="yellow")
+_CURRENT_STYLE = Style(bgcolor="grey30")
+_LEVEL_CYCLE = (DEBUG, WARN, ERROR)
 
 
-class LogsPane(Log):
+def log_hub(app: Any) -> LogHub:
+    """The app's one LogHub (store + followers), made on first use."""
+    ctx = app.ctx
+    hub = ctx.extra.get("logs")
+    if hub is None:
+        hub = ctx.extra["logs"] = LogHub(ctx.config, list(ctx.pool), journal=ctx.journal)
+    return hub
+
+
+class LineFormatter:
+    """LogLine -> one display line. Time strings are cached: a batch shares its arrival second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._hms = ""
+
+    def hms(self, ts: float) -> str:
+        second = int(ts)
+        if second != self._second:
+            self._second, self._hms = second, time.strftime("%H:%M:%S", time.localtime(ts))
+        return self._hms
+
+    def __call__(self, line: LogLine) -> str:
+        if line.stream == MARK:
+            return f"{self.hms(line.ts)} {_MARK_TAG} {line.host} {line.text}"
+        return (
+            f"{self.hms(line.ts)} {_LEVEL_TAG.get(line.level, 'INFO ')} {line.host}"
+            f" {line.process} {line.stream} │ {line.text}"
+        )
+
+    def full(self, line: LogLine) -> str:
+        """With the date, for saved files."""
+        day = time.strftime("%Y-%m-%d", time.localtime(line.ts))
+        return f"{day} {self(line)}"
+
+
+class LineHighlighter(Highlighter):
+    """Colours a line by its level tag and marks search matches (and the current hit)."""
+
+    def __init__(self, view: LogView) -> None:
+        self.view = view
+        self.search: re.Pattern[str] | None = None
+
+    def highlight(self, text: Text) -> None:
+        style = _LINE_STYLE.get(text.plain[_TAG])
+        if style is not None:
+            text.stylize(style)
+        if self.view.rendering_y == self.view.current_hit:
+            text.stylize(_CURRENT_STYLE)
+        if self.search is not None:
+            for match in self.search.finditer(text.plain):
+                if match.end() > match.start():
+                    text.stylize(_MATCH_STYLE, match.start(), match.end())
+
+
+class LogView(Log):
+    """The Log widget with level colours and search highlighting."""
+
+    def __init__(self, max_lines: int | None, **kwargs: Any) -> None:
+        super().__init__(highlight=True, max_lines=max_lines, **kwargs)
+        self.line_highlighter = LineHighlighter(self)
+        self.highlighter = self.line_highlighter
+        self.rendering_y = -1
+        self.current_hit = -1
+
+    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
+        # Log gives its highlighter only the text; the current search hit needs the line index.
+        self.rendering_y = y
+        return super()._render_line_strip(y, rich_style)
+
+    def restyle(self) -> None:
+        self._render_line_cache.clear()
+        self.refresh()
+
+
+class LogsPane(Vertical):
+    """Follow/pause, level/host/process/regex filters, search, counts of new and dropped lines."""
+
     DEFAULT_CSS = """
     LogsPane {
         height: 1fr;
     }
+    LogsPane > LogView {
+        height: 1fr;
+        background: $surface;
+    }
+    LogsPane > #log-status {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    LogsPane > #log-input {
+        display: none;
+        height: 3;
+    }
+    LogsPane > #log-input.-open {
+        display: block;
+    }
     """
 
-    def __init__(self, max_lines: int = 10_000, **kwargs: object) -> None:
-        super().__init__(max_lines=max_lines, highlight=False, **kwargs)  # type: ignore[arg-type]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_pause", "Pause/follow", id="logs.pause",
+                tooltip="Stop scrolling (new lines are counted, none lost) or follow again"),
+        Binding("slash", "search", "Search", id="logs.search",
+                tooltip="Search the shown lines with a regex; n/N jump between matches"),
+        Binding("n", "next_match", "Next match", id="logs.next_match", show=False,
+                tooltip="Jump to the next (newer) line matching the search"),
+        Binding("N", "prev_match", "Prev match", id="logs.prev_match", show=False,
+                tooltip="Jump to the previous (older) line matching the search"),
+        Binding("f", "edit_filter", "Filter", id="logs.filter",
+                tooltip="Show only lines matching regexes; !regex hides matching lines"),
+        Binding("l", "cycle_level", "Level", id="logs.level",
+                tooltip="Cycle the level filter: all, warnings and errors, errors only"),
+        Binding("h", "cycle_host", "Host", id="logs.host", show=False,
+                tooltip="Cycle the host filter: all hosts, then each host"),
+        Binding("p", "cycle_process", "Process", id="logs.process", show=False,
+                tooltip="Cycle the process filter: all processes, then each process"),
+        Binding("x", "clear_filters", "Clear", id="logs.clear", show=False,
+                tooltip="Clear level, host, process and regex filters and the search"),
+    ]  # fmt: skip
+
+    class Changed(Message):
+        """The store got lines; merged so a burst of batches costs one render."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogsPane.Changed)
+
+    def __init__(
+        self,
+        max_lines: int = 10_000,
+        *,
+        store: LogStore | None = None,
+        hosts: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_lines = max_lines
+        self.store: LogStore | None = store
+        self.filter = LogFilter()
+        self.paused = False
+        self.new_while_paused = 0
+        self.written = 0  # lines handed to the view, ever (benchmarks count them)
+        self.search_text = ""
+        self._hit_info = ""
+        self.error = ""  # last filter/search problem, shown in the status line
+        self._host_names = list(hosts)
+        self._seen_seq = 0  # last store seq taken into account
+        self._pause_seq = 0
+        self._change_posted = False
+        self._last_render_at = 0.0
+        self._render_timer: Any = None
+        self._prompt_mode = ""
+        self._formatter = LineFormatter()
+
+    def compose(self) -> ComposeResult:
+        yield LogView(self.max_lines, id="log-view")
+        yield Static("", id="log-status")
+        yield Input(id="log-input")
+
+    @property
+    def view(self) -> LogView:
+        return self.query_one(LogView)
+
+    def on_mount(self) -> None:
+        if self.store is None:
+            ctx = getattr(self.app, "ctx", None)
+            self.store = log_hub(self.app).store if ctx is not None else LogStore()
+        if not self._host_names and getattr(self.app, "ctx", None) is not None:
+            self._host_names = [h.name for h in self.app.ctx.config.hosts]  # type: ignore[attr-defined]
+        self.store.add_listener(self._on_store_change)
+        self.rebuild()
+        self._install_screen()
+        # The error rate decays with time, not only with new lines.
+        self.set_interval(1.0, self.update_status)
+
+    def _install_screen(self) -> None:
+        # The dashboard opens the full-screen view by name ("app.push_screen('logs')"), so the
+        # pane that is part of an app with a context makes sure the name exists.
+        if getattr(self.app, "ctx", None) is None or self.app.is_screen_installed("logs"):
+            return
+        from screens.logs import LogsScreen  # screens import widgets; not the other way round
+
+        self.app.install_screen(LogsScreen(), "logs")
+
+    def on_unmount(self) -> None:
+        if self.store is not None:
+            self.store.remove_listener(self._on_store_change)
+
+    # ------------------------------------------------------------------ following the hosts
+
+    def follow_hosts(self) -> None:
+        """Start following every host's logs into the shared store (once per app)."""
+        hub = log_hub(self.app)
+        if not getattr(hub, "running", False):
+            hub.running = True  # type: ignore[attr-defined]
+            self._follow(hub)
+
+    @work(group="logs-follow", exclusive=True, exit_on_error=False)
+    async def _follow(self, hub: LogHub) -> None:
+        try:
+            await hub.run()
+        finally:
+            hub.running = False  # type: ignore[attr-defined]
 
     def add_lines(self, lines: Iterable[str]) -> None:
-        # One write per batch: per-line writes are what make log views fall behind.
-        self.write_lines(list(lines))
+        """Plain lines from shipdeck itself (e.g. command output), through the same store."""
+        assert self.store is not None
+        self.store.add_lines("", "", "out", list(lines))
+
+    # ------------------------------------------------------------------ batching
+
+    def _on_store_change(self) -> None:
+        if not self._change_posted:
+            self._change_posted = True
+            self.post_message(self.Changed())
+
+    def on_logs_pane_changed(self, message: Changed) -> None:
+        message.stop()
+        self._change_posted = False
+        if self._render_timer is not None:
+            return
+        wait = self._last_render_at + RENDER_INTERVAL - time.monotonic()
+        if wait > 0:
+            self._render_timer = self.set_timer(wait, self._timed_render)
+        else:
+            self.render_new()
+
+    def _timed_render(self) -> None:
+        self._render_timer = None
+        self.render_new()
+
+    def render_new(self) -> None:
+        """Take every line that arrived since the last render (one write for all of them)."""
+        store = self.store
+        if store is None:
+            return
+        self._last_render_at = time.monotonic()
+        buffer = store.buffer
+        new = buffer.since(self._seen_seq)
+        self._seen_seq = buffer.last_seq
+        shown = self.filter.apply(new)
+        if self.paused:
+            self.new_while_paused += len(shown)
+        elif shown:
+            self._write(shown)
+        self.update_status()
+
+    def _write(self, lines: list[LogLine]) -> None:
+        fmt = self._formatter
+        if len(lines) > self.max_lines:
+            lines = lines[-self.max_lines :]
+        self.view.write_lines([fmt(line) for line in lines])
+        self.written += len(lines)
+
+    def rebuild(self) -> None:
+        """Refill the view from the store with the current filter (after a filter change)."""
+        store = self.store
+        if store is None:
+            return
+        view = self.view
+        view.clear()
+        view.current_hit = -1
+        self._hit_info = ""
+        self._seen_seq = self._pause_seq = store.buffer.last_seq
+        self.new_while_paused = 0
+        self._write(self.filter.apply(store.buffer.since(0)))
+        view.scroll_end(animate=False, immediate=True)
+        self.update_status()
+
+    # ------------------------------------------------------------------ follow / pause
+
+    def action_toggle_pause(self) -> None:
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def pause(self) -> None:
+        if not self.paused:
+            self.render_new()
+            self.paused = True
+            self._pause_seq = self._seen_seq
+            self.new_while_paused = 0
+            self.update_status()
+
+    def resume(self) -> None:
+        if not self.paused or self.store is None:
+            return
+        self.paused = False
+        buffer = self.store.buffer
+        missed = buffer.missed_since(self._pause_seq)
+        lines = self.filter.apply(buffer.since(self._pause_seq))
+        self._seen_seq = buffer.last_seq
+        self.new_while_paused = 0
+        if missed:
+            self.view.write_line(
+                f"{self._formatter.hms(time.time())} {_MARK_TAG} {missed:,} lines were dropped from"
+                " the buffer while paused (it is full); raise [logs] buffer_lines to keep more"
+            )
+        self._write(lines)
+        self.view.current_hit = -1
+        self.view.scroll_end(animate=False, immediate=True)
+        self.update_status()
+
+    # ------------------------------------------------------------------ filters
+
+    def set_filter(self, new: LogFilter) -> None:
+        self.filter = new
+        self.rebuild()
+
+    def action_cycle_level(self) -> None:
+        levels = _LEVEL_CYCLE
+        index = levels.index(self.filter.min_level) if self.filter.min_level in levels else 0
+        self.set_filter(self.filter.replace(min_level=levels[(index + 1) % len(levels)]))
+
+    def _cycle(self, current: frozenset[str], choices: list[str]) -> frozenset[str]:
+        if not choices:
+            return frozenset()
+        if not current:
+            return frozenset({choices[0]})
+        last = sorted(current)[-1]
+        index = choices.index(last) + 1 if last in choices else len(choices)
+        return frozenset({choices[index]}) if index < len(choices) else frozenset()
+
+    def action_cycle_host(self) -> None:
+        assert self.store is not None
+        hosts = sorted(set(self._host_names) | {ln.host for ln in self.store.buffer if ln.host})
+        self.set_filter(self.filter.replace(hosts=self._cycle(self.filter.hosts, hosts)))
+
+    def action_cycle_process(self) -> None:
+        assert self.store is not None
+        procs = sorted({ln.process for ln in self.store.buffer if ln.process})
+        self.set_filter(self.filter.replace(processes=self._cycle(self.filter.processes, procs)))
+
+    def action_clear_filters(self) -> None:
+        self.search_text = ""
+        self.view.line_highlighter.search = None
+        self.error = ""
+        self.set_filter(LogFilter())
+
+    def apply_query(self, query: str) -> bool:
+        try:
+            new = self.filter.replace(query=query)
+        except ValueError as err:
+            self.error = str(err)
+            self.update_status()
+            return False
+        self.error = ""
+        self.set_filter(new)
+        return True
+
+    # ------------------------------------------------------------------ search
+
+    def search(self, text: str) -> bool:
+        """Highlight matches of ``text`` (a regex; all-lowercase means ignore case) and jump to
+        the most recent one at or above the bottom of the view."""
+        view = self.view
+        if not text:
+            self.search_text = ""
+            view.line_highlighter.search = None
+            view.current_hit = -1
+            view.restyle()
+            self.update_status()
+            return True
+        try:
+            pattern = re.compile(text, 0 if text != text.lower() else re.IGNORECASE)
+        except re.error as err:
+            self.error = f"bad regex {text!r}: {err}"
+            self.update_status()
+            return False
+        self.error = ""
+        self.search_text = text
+        view.line_highlighter.search = pattern
+        start = int(view.scroll_offset.y + view.size.height) if view.size.height else len(
+            view.lines
+        )
+        self._jump(-1, start)
+        return True
+
+    def _matches(self) -> list[int]:
+        pattern = self.view.line_highlighter.search
+        if pattern is None:
+            return []
+        return [y for y, line in enumerate(self.view.lines) if pattern.search(line)]
+
+    def _jump(self, direction: int, origin: int | None = None) -> None:
+        view = self.view
+        hits = self._matches()
+        if not hits:
+            view.current_hit = -1
+            self._hit_info = ""
+            self.error = f"no line matches /{self.search_text}/" if self.search_text else ""
+            view.restyle()
+            self.update_status()
+            return
+        here = view.current_hit if origin is None else origin
+        if direction > 0:
+            later = [y for y in hits if y > here]
+            target = later[0] if later else hits[0]
+        else:
+            earlier = [y for y in hits if y < here]
+            target = earlier[-1] if earlier else hits[-1]
+        self.pause()  # a jump must not be carried away by new lines
+        view.current_hit = target
+        self._hit_info = f" {hits.index(target) + 1}/{len(hits)}"
+        view.scroll_to(y=max(0, target - view.size.height // 2), animate=False, immediate=True)
+        view.restyle()
+        self.update_status()
+
+    def action_next_match(self) -> None:
+        if self.search_text:
+            self._jump(+1)
+
+    def action_prev_match(self) -> None:
+        if self.search_text:
+            self._jump(-1)
+
+    # ------------------------------------------------------------------ the prompt
+
+    def action_search(self) -> None:
+        self._open_input("search", self.search_text, "search regex (lowercase = ignore case)")
+
+    def action_edit_filter(self) -> None:
+        self._open_input("filter", self.filter.query, "filter: regex … !regex hides; empty = all")
+
+    def _open_input(self, mode: str, value: str, placeholder: str) -> None:
+        box = self.query_one("#log-input", Input)
+        self._prompt_mode = mode
+        box.value, box.placeholder = value, placeholder
+        box.add_class("-open")
+        box.focus()
+
+    def _close_input(self) -> None:
+        box = self.query_one("#log-input", Input)
+        box.remove_class("-open")
+        self._prompt_mode = ""
+        self.view.focus()
+
+    @on(Input.Submitted, "#log-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        ok = self.search(event.value) if self._prompt_mode == "search" else self.apply_query(
+            event.value
+        )
+        if ok:
+            self._close_input()
+
+    def key_escape(self) -> None:
+        if self._prompt_mode:
+            self._close_input()
+
+    # ------------------------------------------------------------------ current line, saving
+
+    def current_line(self) -> str:
+        """The line a copy takes: the current search hit, else the last visible line."""
+        view = self.view
+        lines = view.lines
+        if not lines:
+            return ""
+        if 0 <= view.current_hit < len(lines):
+            return lines[view.current_hit]
+        bottom = int(view.scroll_offset.y) + max(1, view.size.height) - 1
+        return lines[min(bottom, len(lines) - 1)]
+
+    def save(self, path: Path) -> int:
+        """Write every buffered line the filter shows (not only the visible ones)."""
+        assert self.store is not None
+        lines = self.filter.apply(self.store.buffer.since(0))
+        full = self._formatter.full
+        with path.open("w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(full(line) + "\n")
+        return len(lines)
+
+    # ------------------------------------------------------------------ status line
+
+    def status_text(self) -> Text:
+        store = self.store
+        text = Text()
+        if self.paused:
+            text.append("⏸ paused", style="bold yellow")
+            if self.new_while_paused:
+                text.append(f"  +{self.new_while_paused:,} new", style="bold yellow")
+        else:
+            text.append("● following", style="green")
+        if store is not None:
+            text.append(f"  {len(store.buffer):,} lines")
+            if store.buffer.dropped:
+                text.append(f"  {store.buffer.dropped:,} dropped (buffer full)", style="yellow")
+            now = store.clock()
+            hosts = [*self._host_names, *(h for h in store.rates.hosts()
+                                          if h not in self._host_names)]
+            rates = [(h, store.rates.per_minute(h, now)) for h in hosts]
+            if rates:
+                text.append("  err/min ")
+                for i, (host, rate) in enumerate(rates):
+                    text.append(("  " if i else "") + f"{host} {rate}",
+                                style="bold red" if rate else "")
+        ctx = getattr(self.app, "ctx", None)
+        hub = ctx.extra.get("logs") if ctx is not None else None
+        for host, follower in (hub.followers.items() if hub is not None else ()):
+            if follower.note:
+                text.append(f"  {host}: {follower.note}", style="bold red")
+        described = self.filter.describe()
+        if described:
+            text.append(f"  filter: {described}", style="cyan")
+        if self.search_text:
+            text.append(f"  /{self.search_text}/{self._hit_info}", style="black on yellow")
+        if self.error:
+            text.append(f"  {self.error}", style="bold red")
+        return text
+
+    def update_status(self) -> None:
+        self.query_one("#log-status", Static).update(self.status_text())

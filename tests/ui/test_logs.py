@@ -1,0 +1,228 @@
+"""The logs pane and screen: batching, follow/pause with the new-lines counter, filters, search,
+saving and copying; one snapshot per state at a fixed size."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from screens.logs import LogsScreen
+from tests.ui.conftest import T0
+from tui.app import ShipdeckApp
+from tui.context import AppContext
+from tui.core.log_buffer import ERROR
+from tui.core.logs import LogStore
+from widgets.logs_pane import LogsPane, LogView, log_hub
+
+SIZE = (120, 40)
+
+
+async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not met before the deadline"
+        await pilot.pause(0.02)
+
+
+def feed(store: LogStore, start: int, count: int, *, every_error: int = 5) -> None:
+    """Request lines like the demo app's, on two hosts; every fifth is an error on stderr."""
+    for i in range(start, start + count):
+        host = "web1" if i % 2 == 0 else "web2"
+        ts = T0 + i
+        if i % every_error == every_error - 1:
+            store.add_lines(host, f"demo/{i % 2}", "err",
+                            [f"2025-11-26T12:00:{i % 60:02d}Z ERROR boom: failure {i}"], ts=ts)
+        else:
+            store.add_lines(host, f"demo/{i % 2}", "out",
+                            [f"2025-11-26T12:00:{i % 60:02d}Z INFO GET /api/items/{i} 200 3.1ms"],
+                            ts=ts)
+
+
+async def open_logs(app: ShipdeckApp, pilot) -> LogsPane:
+    await pilot.press("L")
+    await wait_for(lambda: isinstance(app.screen, LogsScreen), pilot)
+    return app.screen.query_one(LogsPane)
+
+
+def fixed_store(app: ShipdeckApp) -> LogStore:
+    store = log_hub(app).store
+    store.clock = lambda: T0 + 60  # the error-rate window ends here
+    return store
+
+
+async def settle(pane: LogsPane, pilot) -> None:
+    store = pane.store
+    assert store is not None
+    await wait_for(lambda: pane._seen_seq == store.buffer.last_seq, pilot)
+    await pilot.pause()
+
+
+# ----------------------------------------------------------------- behaviour
+
+
+async def test_lines_reach_the_view_in_batches(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        view = pane.view
+        writes: list[int] = []
+        original = view.write_lines
+
+        def counting(lines, scroll_end=None):  # type: ignore[no-untyped-def]
+            lines = list(lines)
+            writes.append(len(lines))
+            return original(lines, scroll_end)
+
+        view.write_lines = counting  # type: ignore[method-assign]
+        store = fixed_store(app)
+        for i in range(50):  # 50 batches of 100 lines, arriving back to back
+            store.add_lines("web1", "demo/0", "out", [f"line {i}-{j}" for j in range(100)])
+        await settle(pane, pilot)
+        assert sum(writes) == 5000
+        assert len(writes) < 10, f"one write per batch or line is too many: {len(writes)}"
+        assert view.lines[-1].endswith("line 49-99")
+
+
+async def test_pause_counts_new_lines_and_resume_shows_all_in_order(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        store = fixed_store(app)
+        feed(store, 0, 10)
+        await settle(pane, pilot)
+        await pilot.press("space")
+        assert pane.paused
+        before = list(pane.view.lines)
+        feed(store, 10, 1234)
+        await settle(pane, pilot)
+        assert list(pane.view.lines) == before  # nothing moves while paused
+        assert pane.new_while_paused == 1234
+        assert "+1,234 new" in pane.status_text().plain
+        await pilot.press("space")
+        await settle(pane, pilot)
+        numbers = [int(line.rsplit(" ", 3 if "INFO" in line else 1)[1 if "INFO" in line else -1]
+                       .rsplit("/", 1)[-1]) for line in pane.view.lines]
+        assert numbers == list(range(1244))
+        assert not pane.paused and pane.new_while_paused == 0
+
+
+async def test_level_host_and_regex_filters(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        store = fixed_store(app)
+        feed(store, 0, 100)
+        await settle(pane, pilot)
+        await pilot.press("l", "l")  # all -> warnings+ -> errors only
+        assert pane.filter.min_level == ERROR
+        assert len(pane.view.lines) == 20 and all(" ERROR " in ln for ln in pane.view.lines)
+        await pilot.press("h", "h")  # all -> local (configured) -> web1
+        assert pane.filter.hosts == {"web1"}
+        assert all(" web1 " in ln for ln in pane.view.lines)
+        await pilot.press("x")
+        await pilot.press("f")
+        await pilot.press(*"items/1\\d", "space", "!", *"/1[05]", "enter")
+        await pilot.pause()
+        shown = [ln.rsplit(" ", 3)[1] for ln in pane.view.lines]
+        assert shown == [f"/api/items/{i}" for i in range(10, 20) if i not in (10, 15)
+                         and i % 5 != 4]
+        # A bad regex is one readable line and leaves the filter as it was.
+        await pilot.press("f", "ctrl+u", "(", "enter")
+        await pilot.pause()
+        assert "bad regex" in pane.error and pane.filter.query == "items/1\\d !/1[05]"
+
+
+async def test_search_jumps_and_highlights(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        store = fixed_store(app)
+        feed(store, 0, 200)
+        await settle(pane, pilot)
+        await pilot.press("slash", *"failure 1\\d4", "enter")
+        await pilot.pause()
+        view: LogView = pane.view
+        hits = [y for y, ln in enumerate(view.lines) if re.search(r"failure 1\d4", ln)]
+        assert len(hits) == 10
+        assert view.current_hit == hits[-1] and pane.paused
+        await pilot.press("N")
+        assert view.current_hit == hits[-2]
+        await pilot.press("n", "n")
+        assert view.current_hit == hits[0]  # wraps around
+        assert "failure 104" in pane.current_line()
+
+
+async def test_save_view_and_copy_line(ui_ctx: AppContext, tmp_path: Path) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, LogsScreen)
+        screen.save_dir = tmp_path
+        store = fixed_store(app)
+        feed(store, 0, 50)
+        await settle(pane, pilot)
+        await pilot.press("l", "l", "s")
+        saved = list(tmp_path.glob("shipdeck-logs-demo-*.log"))
+        assert len(saved) == 1
+        lines = saved[0].read_text().splitlines()
+        assert len(lines) == 10 and all(" ERROR " in ln for ln in lines)
+        assert lines[0].startswith("2025-11-26 12:00:04 ERROR web1 demo/0 err │")
+        await pilot.press("c")
+        assert app.clipboard == pane.view.lines[-1]
+
+
+async def test_dropped_lines_are_counted_not_hidden(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.screen.query_one(LogsPane)
+        store = LogStore(100, clock=lambda: T0)
+        pane.store.remove_listener(pane._on_store_change)  # type: ignore[union-attr]
+        pane.store = store
+        store.add_listener(pane._on_store_change)
+        await pilot.press("tab")
+        pane.pause()
+        store.add_lines("web1", "demo/0", "out", [f"l{i}" for i in range(250)])
+        await settle(pane, pilot)
+        assert "150 dropped" in pane.status_text().plain
+        pane.resume()
+        assert "were dropped from the buffer while paused" in pane.view.lines[0]
+        assert pane.view.lines[-1].endswith("l249")
+
+
+# ----------------------------------------------------------------- snapshots
+
+
+def _snapshot(snap_compare, ui_ctx: AppContext, keys: tuple[str, ...], more: int = 0) -> bool:
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+
+    async def run_before(pilot) -> None:
+        pane = await open_logs(app, pilot)
+        store = fixed_store(app)
+        feed(store, 0, 60)
+        await settle(pane, pilot)
+        await pilot.press(*keys)
+        if more:
+            feed(store, 60, more)
+        await settle(pane, pilot)
+
+    return snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_following(snap_compare, ui_ctx: AppContext) -> None:
+    assert _snapshot(snap_compare, ui_ctx, ())
+
+
+def test_snapshot_paused_with_new_lines(snap_compare, ui_ctx: AppContext) -> None:
+    assert _snapshot(snap_compare, ui_ctx, ("space",), more=1234)
+
+
+def test_snapshot_errors_only(snap_compare, ui_ctx: AppContext) -> None:
+    assert _snapshot(snap_compare, ui_ctx, ("l", "l"))
+
+
+def test_snapshot_search_highlight(snap_compare, ui_ctx: AppContext) -> None:
+    assert _snapshot(snap_compare, ui_ctx, ("slash", *"items/4", "enter"))
