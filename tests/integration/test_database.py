@@ -20,10 +20,11 @@ import pytest
 
 from tests.rigenv import RigEnv
 from tui.core.config import Config, load_config
-from tui.core.database import Database, DatabaseError
+from tui.core.database import Database, DatabaseError, workflow_hooks
 from tui.core.journal import Journal
 from tui.core.redact import Redactor
 from tui.core.transport import make_transport
+from tui.core.workflow_steps import WorkflowError
 
 PASSWORD_ENV = "SHIPDECK_TEST_DB_PASSWORD"
 PASSWORD = "pw:with\\odd" + secrets.token_hex(6)
@@ -118,7 +119,7 @@ async def test_dump_damage_restore(
         await transport.close()
 
     events = journal.events()
-    ok = [e for e in events if e.step == "backup" and e.kind == "step.ok"]
+    ok = [e for e in events if e.step == "backup" and e.kind == "command" and "dumped" in e.message]
     assert len(ok) == 1 and ok[0].deployment_id == did
     assert ok[0].data["size_bytes"] == dump.size_bytes and ok[0].data["duration_s"] >= 0
     assert any(e.step == "rollback" and e.kind == "action" for e in events)
@@ -173,8 +174,9 @@ async def test_unwritable_backup_dir_blocks_with_a_clear_message(
     finally:
         await transport.close()
     assert list(backup_dir.iterdir()) == []
-    fails = [e for e in journal.events() if e.kind == "step.fail" and e.deployment_id == did]
-    assert len(fails) == 2
+    fails = [e for e in journal.events() if e.kind == "command" and e.deployment_id == did]
+    assert [e.message for e in fails] == [str(err.value), fails[1].message]
+    assert fails[1].message.startswith("cannot create the database backup dir")
 
 
 async def test_restore_refuses_missing_or_broken_dumps(
@@ -245,5 +247,28 @@ async def test_migrate_down_runs_in_the_release_dir(
         last_words = r'failed in .*: Error: relation "users" does not exist$'
         with pytest.raises(DatabaseError, match=last_words):
             await db.migrate_down(str(backup_dir))
+    finally:
+        await transport.close()
+
+
+async def test_workflow_hooks(rig: RigEnv, dbname: str, backup_dir: Path, journal: Journal) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    db = Database(config_for(rig, dbname, backup_dir), transport, journal)
+    deploy = journal.start_deployment("demo", "main")
+    try:
+        backup, keep = workflow_hooks(db)
+        await backup(deploy)
+        assert Path(db.dump_path(deploy.id)).is_file()
+        psql(rig, "DELETE FROM orders", db=dbname)
+        await keep(deploy)  # no restore without the operator's say-so
+        assert rows(rig, dbname) == []
+        note = journal.events(deployment_id=deploy.id)[-1]
+        assert note.kind == "note" and db.dump_path(deploy.id) in note.message
+        _, restore = workflow_hooks(db, restore_db=True)
+        await restore(deploy)
+        assert rows(rig, dbname) == ["1:tea", "2:coffee", "3:cake"]
+        gone = journal.start_deployment("demo", "main")
+        with pytest.raises(WorkflowError, match="no dump at"):
+            await restore(gone)
     finally:
         await transport.close()

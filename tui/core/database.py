@@ -22,13 +22,14 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from tui.core.config import Config, DatabaseConfig
 from tui.core.transport import Result, Transport, TransportError
 from tui.core.transport_errors import describe_argv, one_line
+from tui.core.workflow_steps import WorkflowError
 
 # A scratch database name must fit PostgreSQL's 63-byte identifier limit.
 MAX_IDENT = 63
@@ -44,8 +45,10 @@ _WRITE_PGPASS = (
 _PRIVATE = 'umask 077 && exec "$@"'
 
 
-class DatabaseError(Exception):
-    """One readable line: what failed, on which host, and the tool's own last words."""
+class DatabaseError(WorkflowError):
+    """One readable line: what failed, on which host, and the tool's own last words.
+
+    A WorkflowError, so a failed dump inside BACKUP fails that step (and blocks DEPLOY)."""
 
 
 @dataclass(frozen=True)
@@ -211,10 +214,17 @@ class Database:
         deployment_id: int | None = None,
         result: Result | None = None,
     ) -> DatabaseError:
+        # "command"/"note", not "step.fail": the workflow owns its steps' start/ok/fail events.
+        kind = "command" if result is not None else "note"
         self._record(
-            step=step, kind="step.fail", message=message, deployment_id=deployment_id, result=result
+            step=step, kind=kind, message=message, deployment_id=deployment_id, result=result
         )
         return DatabaseError(message)
+
+    def dump_path(self, deployment_id: int | str) -> str:
+        """Where ``backup(deployment_id)`` puts (or put) its dump on the DB host."""
+        directory = self.db.backup_dir.rstrip("/") or ""
+        return f"{directory}/{dump_name(self.config, deployment_id)}"
 
     # ------------------------------------------------------------------ BACKUP
 
@@ -224,7 +234,7 @@ class Database:
             raise DatabaseError("[database] name is empty: nothing to back up")
         step, did = "backup", deployment_id
         directory = self.db.backup_dir.rstrip("/") or "/"
-        path = f"{directory}/{dump_name(self.config, deployment_id)}"
+        path = self.dump_path(deployment_id)
         partial = f"{path}.partial"
         await self._ensure_dir(directory, did)
         timeout = self.config.steps.backup.timeout_s
@@ -260,7 +270,7 @@ class Database:
         proof = "restore verified" if verified else f"{entries} entries listed"
         self._record(
             step=step,
-            kind="step.ok",
+            kind="command",
             deployment_id=did,
             result=dumped,
             data=result.to_json(),
@@ -443,3 +453,33 @@ class Database:
             message=f"{describe_argv(argv, 80)} ran in {cwd}",
         )
         return result
+
+
+DbHook = Callable[[Any], Awaitable[None]]  # the workflow's: async (Deployment) -> None
+
+
+def workflow_hooks(db: Database, *, restore_db: bool = False) -> tuple[DbHook, DbHook]:
+    """``(database_backup, database_rollback)`` for ``Workflow(...)``.
+
+    Backup dumps under the deployment's id (a DatabaseError fails BACKUP). Rollback restores
+    that deployment's dump only when the operator asked for it (``restore_db``: the typed-name
+    confirm, or headless ``--yes --restore-db``); otherwise it journals where the dump is.
+    """
+
+    async def backup(deployment: Any) -> None:
+        await db.backup(int(deployment.id))
+
+    async def rollback(deployment: Any) -> None:
+        path = db.dump_path(int(deployment.id))
+        if not restore_db:
+            db._record(
+                step="rollback",
+                kind="note",
+                deployment_id=int(deployment.id),
+                message=f"database {db.db.name} left as it is (restore not requested);"
+                f" the dump from before this deployment is {path} on {db.host}",
+            )
+            return
+        await db.restore(path, deployment_id=int(deployment.id))
+
+    return backup, rollback
