@@ -15,7 +15,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from tui.core.shellquote import LineSplitter, check_argv, quote_command
 from tui.core.transport_errors import (
@@ -30,7 +30,20 @@ from tui.core.transport_errors import (
     UnreachableError,
 )
 from tui.core.transport_local import CommandStream, LocalTransport
-from tui.core.transport_ssh import SshTransport, parse_jumps
+
+if TYPE_CHECKING:
+    from tui.core.transport_ssh import SshTransport, parse_jumps
+
+
+def __getattr__(name: str) -> Any:
+    # asyncssh (with cryptography) costs ~0.6 s to import: load it only when an SSH host is
+    # actually used, so the console's first frame and local-only runs don't pay for it.
+    if name in ("SshTransport", "parse_jumps"):
+        from tui.core import transport_ssh
+
+        return getattr(transport_ssh, name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "AuthError",
@@ -103,4 +116,6 @@ def make_transport(host: Any) -> LocalTransport | SshTransport:
     """LocalTransport for ``transport = "local"`` hosts, SshTransport otherwise."""
     if getattr(host, "transport", "ssh") == "local":
         return LocalTransport(host)
+    from tui.core.transport_ssh import SshTransport
+
     return SshTransport(host)
