@@ -209,6 +209,7 @@ class OwnApp:
     layout: str
     config: Path
     backup_dir: str
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def url(self) -> str:
@@ -219,13 +220,14 @@ class OwnApp:
         return self.url + "/api/status"
 
     def env_argv(self) -> list[str]:
-        return ["env", f"SHIPDECK_APP_NAME={self.name}", f"PORT={self.port}"]
+        extra = [f"{k}={v}" for k, v in self.extra_env]
+        return ["env", f"SHIPDECK_APP_NAME={self.name}", f"PORT={self.port}", *extra]
 
 
 FIRST_RELEASE = "20260101-000000-0"
 
 _SETUP = r"""
-root=$1; origin=$2; layout=$3; name=$4; port=$5; rel=$6
+root=$1; origin=$2; layout=$3; name=$4; port=$5; rel=$6; shift 6
 rm -rf "$root" "$root".shipdeck-lock "$root".shipdeck-changelog.log
 if [ "$layout" = releases ]; then
   mkdir -p "$root/releases"; dir=$root/releases/$rel
@@ -240,17 +242,25 @@ else
   eco=$root
 fi
 pm2 delete "$name" >/dev/null 2>&1 || true
-env SHIPDECK_APP_NAME="$name" PORT="$port" pm2 start "$eco/ecosystem.config.js" >/dev/null
+env SHIPDECK_APP_NAME="$name" PORT="$port" "$@" pm2 start "$eco/ecosystem.config.js" >/dev/null
 """
 
 
-def make_own_app(rig: RigEnv, tmp: Path, layout: str = "releases", extra: str = "") -> OwnApp:
+def make_own_app(
+    rig: RigEnv,
+    tmp: Path,
+    layout: str = "releases",
+    extra: str = "",
+    env: dict[str, str] | None = None,
+) -> OwnApp:
     name = f"wf-{layout[:2]}-{secrets.token_hex(3)}"
     root = f"{rig.dir}/tmp/wf/{name}"
     backup_dir = f"{rig.dir}/tmp/wf/{name}-backups"
     port = free_port()
-    app = OwnApp(rig, name, root, port, layout, tmp / "shipdeck.toml", backup_dir)
-    ssh_sh(rig, _SETUP, root, str(rig.origin), layout, name, str(port), FIRST_RELEASE)
+    extra_env = tuple((env or {}).items())
+    app = OwnApp(rig, name, root, port, layout, tmp / "shipdeck.toml", backup_dir, extra_env)
+    assigns = [f"{k}={v}" for k, v in extra_env]
+    ssh_sh(rig, _SETUP, root, str(rig.origin), layout, name, str(port), FIRST_RELEASE, *assigns)
     reload = json.dumps([*app.env_argv(), "pm2", "reload", "{ecosystem}", "--update-env"])
     app.config.write_text(
         f"""
