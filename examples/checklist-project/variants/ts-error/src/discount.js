@@ -1,0 +1,6 @@
+"use strict";
+
+/** @type {number} */
+const rate = "ten percent";
+
+module.exports = { rate };
