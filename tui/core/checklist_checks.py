@@ -23,7 +23,7 @@ from tui.core.checklist_state import Scope
 from tui.core.config import Config
 from tui.core.iac_plan import judge_plan, parse_plan
 from tui.core.journal import Journal
-from tui.core.notify import delivered_notifications
+from tui.core.notify import LABELS, delivered_notifications
 from tui.core.transport import CommandTimeout, Result, Transport, TransportError
 from tui.core.transport_errors import one_line
 
@@ -496,7 +496,8 @@ async def check_team_notified(ctx: CheckContext, item: ChecklistItem) -> Verdict
     ok = [d for d in sent if d.get("delivered")]
     if ok:
         last = ok[-1]
-        return Verdict(ItemState.PASS, f"{last.get('event')} delivered to {last.get('target')}")
+        label = LABELS.get(str(last.get("notify")), str(last.get("notify")))
+        return Verdict(ItemState.PASS, f"'{label}' delivered to {last.get('target')}")
     if sent:
         last = sent[-1]
         return Verdict(ItemState.FAIL, f"not delivered: {last.get('error') or 'failed'}")
