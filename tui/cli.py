@@ -18,7 +18,7 @@ from tui.context import CliError
 
 #: Modules that add subcommands. Each has `register(subparsers, add_common)` which adds its
 #: parser(s) and sets `func=run` where `run(args) -> int` returns the exit code.
-SUBCOMMAND_MODULES: list[str] = ["tui.verify_cmd", "tui.headless"]
+SUBCOMMAND_MODULES: list[str] = ["tui.verify_cmd", "tui.headless", "tui.check_cmd"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -77,6 +77,7 @@ def load_results(journal: Journal, scope: Scope) -> dict[str, ItemResult]:
             ts=ev.ts, duration=ev.duration, signable=bool(data.get("signable")),
             data={k: v for k, v in data.items() if k not in ("item", "state", "summary")},
         ))  # fmt: skip
+    signed: dict[str, ItemResult] = {}
     for so in _sign_off_rows(journal, scope):
         state = {"signed": ItemState.SIGNED, "skipped": ItemState.SKIPPED}.get(so.state)
         if state is None:  # revoked: back to pending, unless a newer check says otherwise
@@ -89,7 +90,16 @@ def load_results(journal: Journal, scope: Scope) -> dict[str, ItemResult]:
                 link=so.link,
             )  # fmt: skip
         offer(so.item_id, _rank(so.deployment_id, so.ts), result)
-    return {item_id: result for item_id, (_, result) in best.items()}
+        if state == ItemState.SIGNED:
+            signed[so.item_id] = result
+        else:
+            signed.pop(so.item_id, None)
+    found = {item_id: result for item_id, (_, result) in best.items()}
+    for item_id, result in found.items():
+        # A later run of a check that cannot judge the item does not undo a person's sign-off.
+        if result.state == ItemState.PENDING and result.signable and item_id in signed:
+            found[item_id] = signed[item_id]
+    return found
 
 
 def _sign_off_rows(journal: Journal, scope: Scope) -> list[Any]:
