@@ -1,0 +1,409 @@
+"""The post-deploy watch as pure judgements: a baseline, samples, and the alarm rules.
+
+No I/O here (watch.py does it), so the rules are tested with plain numbers. The rule thresholds
+are module defaults because the config has no keys for them yet; ``AlarmRules`` carries them and
+``Watch`` takes one as an argument.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from tui.core.verify_checks import HEALTH, MEMORY, PROCESSES, STATUS, CheckResult
+
+# Alarm when this many samples in a row are unhealthy (HTTP health or API status failed, or an
+# app process is not online). One failed probe is noise, two in a row is a trend.
+HEALTH_FAIL_STREAK = 2
+# Alarm when errors per minute exceed this many times the pre-deploy rate...
+ERROR_RATE_FACTOR = 3.0
+# ...and also exceed this floor, so a quiet app (baseline 0) does not alarm on one error line.
+ERROR_RATE_FLOOR = 5.0
+# Alarm when the app's processes restarted more than this many times since the watch began.
+MAX_NEW_RESTARTS = 0
+# Alarm when mean memory per process grew by this fraction over the baseline (0.5 = +50%).
+MEMORY_GROWTH = 0.5
+
+RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY = "health", "error_rate", "restarts", "memory"
+RULES = (RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY)
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AlarmRules:
+    health_fail_streak: int = HEALTH_FAIL_STREAK
+    error_rate_factor: float = ERROR_RATE_FACTOR
+    error_rate_floor: float = ERROR_RATE_FLOOR
+    max_new_restarts: int = MAX_NEW_RESTARTS
+    memory_growth: float = MEMORY_GROWTH
+
+    def error_threshold(self, baseline_per_minute: float) -> float:
+        return max(self.error_rate_factor * max(0.0, baseline_per_minute), self.error_rate_floor)
+
+    def describe(self) -> list[str]:
+        return [
+            f"health or API status fails {self.health_fail_streak} times in a row",
+            f"error rate > {self.error_rate_factor:g}x baseline"
+            f" (and > {self.error_rate_floor:g}/min)",
+            "any restart" if self.max_new_restarts == 0
+            else f"more than {self.max_new_restarts} restarts",
+            f"memory per process +{self.memory_growth * 100:.0f}% vs baseline",
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WatchBaseline:
+    """What "normal" looked like before DEPLOY (sampled during BACKUP)."""
+
+    errors_per_minute: float = 0.0
+    restarts: Mapping[int, int] = field(default_factory=dict)  # pm_id -> restart count
+    memory_bytes: Mapping[int, int] = field(default_factory=dict)  # pm_id -> RSS of online ones
+    source: str = "none"  # how the error rate was found: "timestamps" | "sample" | "none"
+    detail: str = ""  # one line: what was sampled, or why nothing could be
+
+    @property
+    def mean_memory_bytes(self) -> float:
+        values = [v for v in self.memory_bytes.values() if v > 0]
+        return sum(values) / len(values) if values else 0.0
+
+    def line(self) -> str:
+        mem = self.mean_memory_bytes
+        mem_text = f"{mem / MIB:.1f}MB/process" if mem else "memory unknown"
+        return (
+            f"baseline: {self.errors_per_minute:.1f} errors/min ({self.source}),"
+            f" {len(self.memory_bytes)} process(es), {mem_text}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "errors_per_minute": round(self.errors_per_minute, 3),
+            "restarts": {str(k): v for k, v in self.restarts.items()},
+            "memory_bytes": {str(k): v for k, v in self.memory_bytes.items()},
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any] | None) -> WatchBaseline:
+        """Back from deployment data; anything malformed becomes "no baseline" for that part."""
+        raw = raw or {}
+
+        def ints(value: Any) -> dict[int, int]:
+            try:
+                return {int(k): int(v) for k, v in dict(value or {}).items()}
+            except (TypeError, ValueError):
+                return {}
+
+        try:
+            rate = float(raw.get("errors_per_minute") or 0.0)
+        except (TypeError, ValueError):
+            rate = 0.0
+        return cls(
+            errors_per_minute=rate,
+            restarts=ints(raw.get("restarts")),
+            memory_bytes=ints(raw.get("memory_bytes")),
+            source=str(raw.get("source") or "none"),
+            detail=str(raw.get("detail") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class WatchSample:
+    """One round of the watch: the Verifier's results plus the numbers the rules judge."""
+
+    index: int  # 1-based
+    elapsed_s: float
+    checks: tuple[CheckResult, ...]
+    unhealthy: tuple[str, ...]  # what failed this round ("Health Check: HTTP 503", ...)
+    health_latency_ms: float | None
+    latency_p50_ms: float | None  # over the watch so far
+    latency_p95_ms: float | None
+    errors_per_minute: float | None  # None = unknown this round
+    new_restarts: int
+    memory_bytes: float  # mean per online process, 0 when unknown
+    memory_change: float | None  # fraction vs baseline (+0.5 = +50%); None without a baseline
+    memory_trend_mb_per_min: float | None
+
+    @property
+    def healthy(self) -> bool:
+        return not self.unhealthy
+
+    def line(self, total: int | None = None) -> str:
+        of = f"/{total}" if total else ""
+        health = "health ok" if self.healthy else "UNHEALTHY: " + "; ".join(self.unhealthy)
+        lat = f"{self.health_latency_ms:.0f}ms" if self.health_latency_ms is not None else "-"
+        pct = (
+            f" p50 {self.latency_p50_ms:.0f}ms p95 {self.latency_p95_ms:.0f}ms"
+            if self.latency_p50_ms is not None and self.latency_p95_ms is not None
+            else ""
+        )
+        rate = (
+            f"{self.errors_per_minute:g} errors/min"
+            if self.errors_per_minute is not None
+            else "errors/min unknown"
+        )
+        mem = f"{self.memory_bytes / MIB:.1f}MB" if self.memory_bytes else "memory ?"
+        if self.memory_change is not None:
+            mem += f" ({self.memory_change * 100:+.0f}%)"
+        return (
+            f"watch sample {self.index}{of}: {health}, latency {lat}{pct}, {rate},"
+            f" restarts {self.new_restarts}, {mem}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        return {
+            "index": self.index,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "healthy": self.healthy,
+            "unhealthy": list(self.unhealthy),
+            "health_latency_ms": r(self.health_latency_ms),
+            "latency_p50_ms": r(self.latency_p50_ms),
+            "latency_p95_ms": r(self.latency_p95_ms),
+            "errors_per_minute": r(self.errors_per_minute),
+            "new_restarts": self.new_restarts,
+            "memory_bytes": round(self.memory_bytes),
+            "memory_change": r(self.memory_change),
+            "memory_trend_mb_per_min": r(self.memory_trend_mb_per_min),
+            "checks": [{"name": c.name, "status": c.status, "detail": c.detail}
+                       for c in self.checks],
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Alarm:
+    rule: str  # one of RULES
+    cause: str  # one line for the banner and the journal
+    value: float
+    threshold: float
+    sample_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "cause": self.cause,
+            "value": round(self.value, 3),
+            "threshold": round(self.threshold, 3),
+            "sample": self.sample_index,
+        }
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100.0 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def slope_per_minute(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, value) points, in value per minute; None under 2."""
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    var = sum((t - mx) ** 2 for t, _ in points)
+    if var == 0:
+        return None
+    cov = sum((t - mx) * (v - my) for t, v in points)
+    return cov / var * 60.0
+
+
+def by_name(checks: Iterable[CheckResult]) -> dict[str, CheckResult]:
+    return {c.name: c for c in checks}
+
+
+def unhealthy_parts(checks: Iterable[CheckResult]) -> tuple[str, ...]:
+    """What makes a round unhealthy: HTTP health, API status, or a process not online.
+
+    A Processes FAIL that only reports restarts is the restart rule's business, not health's.
+    """
+    found = by_name(checks)
+    parts = []
+    for name in (HEALTH, STATUS):
+        c = found.get(name)
+        if c is not None and c.failed:
+            parts.append(f"{name}: {c.detail or c.status}")
+    procs = found.get(PROCESSES)
+    if procs is not None and procs.failed:
+        rows = procs.data.get("processes") or []
+        offline = [f"#{p.get('pm_id')} {p.get('status')}" for p in rows
+                   if p.get("status") != "online"]  # fmt: skip
+        if offline or not rows:
+            parts.append(f"{PROCESSES}: " + (", ".join(offline) if rows else procs.detail))
+    return tuple(parts)
+
+
+def process_numbers(checks: Iterable[CheckResult]) -> tuple[dict[int, int], dict[int, int]]:
+    """(pm_id -> restarts, pm_id -> memory bytes of online processes) from the results' data."""
+    found = by_name(checks)
+    restarts: dict[int, int] = {}
+    memory: dict[int, int] = {}
+    procs = found.get(PROCESSES)
+    for row in (procs.data.get("processes") or []) if procs else []:
+        try:
+            restarts[int(row["pm_id"])] = int(row.get("restarts") or 0)
+        except (KeyError, TypeError, ValueError):
+            continue
+    online = {
+        int(row["pm_id"])
+        for row in ((procs.data.get("processes") or []) if procs else [])
+        if row.get("status") == "online" and "pm_id" in row
+    }
+    mem = found.get(MEMORY)
+    for row in (mem.data.get("processes") or []) if mem else []:
+        try:
+            pm_id = int(row["pm_id"])
+            if pm_id in online and int(row.get("memory_bytes") or 0) > 0:
+                memory[pm_id] = int(row["memory_bytes"])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return restarts, memory
+
+
+def new_restarts(now: Mapping[int, int], before: Mapping[int, int]) -> int:
+    # A process that did not exist before (scaled up) started from 0.
+    return sum(max(0, count - before.get(pm_id, 0)) for pm_id, count in now.items())
+
+
+def latency_ms(checks: Iterable[CheckResult]) -> float | None:
+    health = by_name(checks).get(HEALTH)
+    if health is None or health.failed:
+        return None
+    value = health.data.get("latency_ms")
+    return float(value) if isinstance(value, int | float) else None
+
+
+# ----------------------------------------------------------------------------- the rules
+
+
+@dataclass
+class RuleState:
+    """What the rules remember between samples: the unhealthy streak and rules already fired
+    (each rule alarms once per watch: the banner says it, repeating it every 10 s would not)."""
+
+    streak: int = 0
+    fired: set[str] = field(default_factory=set)
+
+
+def judge(
+    sample: WatchSample, baseline: WatchBaseline, rules: AlarmRules, state: RuleState
+) -> list[Alarm]:
+    """The alarms this sample raises (updates ``state``)."""
+    alarms: list[Alarm] = []
+    state.streak = 0 if sample.healthy else state.streak + 1
+
+    def fire(rule: str, cause: str, value: float, threshold: float) -> None:
+        if rule not in state.fired:
+            state.fired.add(rule)
+            alarms.append(Alarm(rule, cause, value, threshold, sample.index))
+
+    if state.streak >= rules.health_fail_streak:
+        fire(RULE_HEALTH,
+             f"unhealthy {state.streak} times in a row: {'; '.join(sample.unhealthy)}",
+             state.streak, rules.health_fail_streak)  # fmt: skip
+    if sample.errors_per_minute is not None:
+        threshold = rules.error_threshold(baseline.errors_per_minute)
+        if sample.errors_per_minute > threshold:
+            fire(RULE_ERRORS,
+                 f"error rate {sample.errors_per_minute:g}/min > {threshold:g}/min"
+                 f" (baseline {baseline.errors_per_minute:.1f}/min"
+                 f" x {rules.error_rate_factor:g}, floor {rules.error_rate_floor:g})",
+                 sample.errors_per_minute, threshold)  # fmt: skip
+    if sample.new_restarts > rules.max_new_restarts:
+        fire(RULE_RESTARTS,
+             f"{sample.new_restarts} process restart(s) since the watch began",
+             sample.new_restarts, rules.max_new_restarts)  # fmt: skip
+    if sample.memory_change is not None and sample.memory_change >= rules.memory_growth:
+        fire(RULE_MEMORY,
+             f"memory per process {sample.memory_change * 100:+.0f}% vs baseline"
+             f" ({baseline.mean_memory_bytes / MIB:.1f}MB -> {sample.memory_bytes / MIB:.1f}MB)",
+             sample.memory_change, rules.memory_growth)  # fmt: skip
+    return alarms
+
+
+# ----------------------------------------------------------------------------- log timestamps
+
+# pm2's log_date_format prefix or the app's own ISO time at the start of a line.
+_TS = re.compile(
+    r"^\s*(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<time>\d{2}:\d{2}:\d{2}(?:\.\d+)?)"
+    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def line_time(line: str, default_tz: timezone = UTC) -> float | None:
+    """Epoch seconds of a line's leading timestamp; lines without one give None. A timestamp
+    without a zone is taken in ``default_tz`` (the host's, as ``date +%z`` tells)."""
+    m = _TS.match(line)
+    if m is None:
+        return None
+    tz_text = m.group("tz")
+    try:
+        stamp = datetime.fromisoformat(f"{m.group('date')}T{m.group('time')}")
+    except ValueError:
+        return None
+    if tz_text is None:
+        tz = default_tz
+    elif tz_text == "Z":
+        tz = UTC
+    else:
+        tz = parse_offset(tz_text) or UTC
+    return stamp.replace(tzinfo=tz).timestamp()
+
+
+def parse_offset(text: str) -> timezone | None:
+    """``+0100`` / ``-05:30`` -> a timezone; None if it is not one."""
+    m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text.strip())
+    if m is None:
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    return timezone((-1 if m.group(1) == "-" else 1) * timedelta(minutes=minutes))
+
+
+@dataclass(frozen=True)
+class TailedFile:
+    lines: tuple[str, ...]
+    complete: bool  # the tail holds the whole file (fewer lines than asked for)
+
+
+def rate_from_timestamps(
+    files: Sequence[TailedFile],
+    pattern: str,
+    now: float,
+    *,
+    window_s: float = 600.0,
+    default_tz: timezone = UTC,
+) -> tuple[float, str] | None:
+    """Errors per minute over the last ``window_s`` seconds, from the last N lines of each log.
+
+    A tail that was cut (the file had more lines) only covers the time back to its oldest line,
+    so the window starts no earlier than the newest of those cut-off points. None when no line
+    has a timestamp (then the caller measures instead).
+    """
+    regex = re.compile(pattern)
+    start = now - window_s
+    stamped: list[tuple[float, str]] = []
+    for f in files:
+        times = [(t, line) for line in f.lines if (t := line_time(line, default_tz)) is not None]
+        if not times:
+            continue
+        if not f.complete:
+            start = max(start, min(t for t, _ in times))
+        stamped.extend(times)
+    if not stamped:
+        return None
+    span = max(60.0, now - start)
+    errors = sum(1 for t, line in stamped if t >= start and regex.search(line))
+    return errors * 60.0 / span, f"{errors} error line(s) in the last {span / 60:.1f} min of logs"
