@@ -213,7 +213,7 @@ def run_rollback(args: argparse.Namespace) -> int:
             waiting = [d for d in mark_interrupted(ctx.journal, app.name)
                        if d.state == "interrupted"]  # fmt: skip
             if waiting:
-                await wf.resume(waiting[0].id)
+                await wf.resume(waiting[0].id, purpose="rollback")
             outcome = await wf.rollback(args.reason)
         finally:
             await wf.close()

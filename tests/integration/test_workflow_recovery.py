@@ -47,10 +47,13 @@ def with_reload(app: OwnApp, reload: list[str]) -> Path:
 
 def test_sigkill_during_deploy_then_resume(app: OwnApp, tmp_path: Path) -> None:
     rig, journal = app.rig, tmp_path / "j.sqlite3"
-    # A reload that waits first, so the console can be killed after the switch, mid-DEPLOY.
+    # A reload that waits first, so the console can be killed after the switch, mid-DEPLOY. It
+    # outlives the killed console on the host (no pty): its output goes to /dev/null so it is
+    # not itself killed by a broken pipe halfway, which would leave pm2's reload lock held for
+    # 30 s (the engine waits that out, retrying, but the test need not).
     slow = with_reload(
         app,
-        ["sh", "-c", 'sleep 3; exec "$@"', "sh", *app.env_argv(),
+        ["sh", "-c", 'sleep 3; exec "$@" >/dev/null 2>&1', "sh", *app.env_argv(),
          "pm2", "reload", "{ecosystem}", "--update-env"],
     )  # fmt: skip
     proc = spawn_shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
@@ -90,3 +93,34 @@ def test_stale_pm2_path_falls_back_to_delete_and_start(app: OwnApp, tmp_path: Pa
     assert any("pm2 delete + start" in n for n in notes), notes
     checks = [e.message for e in journal_events(journal, kinds=["check"])]
     assert any("serving another release" in c for c in checks), checks
+
+
+def test_ctrl_c_during_build_frees_the_lock_and_rollback_undoes(
+    app: OwnApp, tmp_path: Path
+) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    text = (
+        app.config.read_text()
+        + '\n[steps.build]\nbuild = ["sh", "-c", "sleep 5 && npm run build"]\n'
+    )
+    slow = app.config.with_name("slow.toml")
+    slow.write_text(text)
+    proc = spawn_shipdeck("deploy", "--headless", "--yes", config=slow, journal=journal)
+    try:
+        wait_for_event(journal, "step.start", "build")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert not lock_exists(rig, app.root)
+    j = Journal(journal)
+    dep = j.deployments(app.name)[0]
+    assert (dep.state, dep.step) == ("interrupted", "build")
+    j.close()
+
+    back = shipdeck("rollback", "--headless", "--yes", config=slow, journal=journal)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "was never live" in back.stdout
+    assert live_release(rig, app.root) == FIRST_RELEASE
+    assert served_version(app.status_url) == "1.0.0"

@@ -38,6 +38,7 @@ from tui.core.lock import LOCK_NAME, DeployLock, LockedError, pid_alive
 from tui.core.pm2 import Pm2Error
 from tui.core.releases import ReleasesLayout, new_release_id
 from tui.core.transport import TransportError
+from tui.core.transport_errors import describe_argv
 from tui.core.workflow_prove import (
     jlist,
     pm2_argv,
@@ -58,6 +59,7 @@ from tui.core.workflow_steps import (
     OutputHook,
     StepFailed,
     WorkflowError,
+    last_line,
     substitute,
 )
 from tui.core.workflow_verify import run_verify
@@ -225,7 +227,7 @@ class Workflow:
             stdin=json.dumps(asdict(self.lock.owner)),
         )  # fmt: skip
 
-    async def resume(self, deployment_id: int) -> str | None:
+    async def resume(self, deployment_id: int, purpose: str = "resume") -> str | None:
         """Attach to an interrupted deployment and take the lock (breaking the stale lock it
         left). Returns the step to run next; ``run_to_end`` continues from there."""
         dep = self.journal.deployment(deployment_id)
@@ -239,13 +241,14 @@ class Workflow:
             raise OrderError(
                 f"deployment {dep.id} is still running (pid {dep.pid} on {dep.jump_host})"
             )
-        await self.lock.acquire(self.cmd, action="resume", take_over=dep.id)
+        await self.lock.acquire(self.cmd, action=purpose, take_over=dep.id)
         self.deployment = dep
         try:
             self._update(state="running", pid=os.getpid())
             await self._write_lock_owner()
             nxt = self.next_step()
-            self._record("action", nxt or "", f"resuming deployment {dep.id} at {nxt or 'the end'}")
+            what = f"at {nxt or 'the end'}" if purpose == "resume" else f"to {purpose}"
+            self._record("action", nxt or "", f"taking up deployment {dep.id} {what}")
         except BaseException:
             await self._release_lock()
             raise
@@ -495,10 +498,7 @@ class Workflow:
         cfg = self.config
         values = self._values(release_dir)
         reload = pm2_argv(cfg, substitute(cfg.steps.deploy.reload, values))
-        await self.cmd.run(
-            reload, step=step, env=pm2_env(cfg), cwd=release_dir,
-            timeout=cfg.steps.deploy.timeout_s,
-        )  # fmt: skip
+        await self._reload(step, reload, release_dir)
         problem = await self._prove(step, release_dir, version)
         if problem is None:
             return
@@ -520,6 +520,30 @@ class Workflow:
         problem = await self._prove(step, release_dir, version)
         if problem is not None:
             raise WorkflowError(f"pm2 does not serve the new release: {problem}")
+
+    async def _reload(self, step: str, reload: tuple[str, ...], release_dir: str) -> None:
+        """Run the reload; while pm2 says another reload holds its lock (e.g. one left running
+        by a console that was killed mid-DEPLOY; pm2's lock lasts up to 30 s), retry."""
+        cfg = self.config
+        deadline = time.monotonic() + cfg.steps.deploy.timeout_s
+        told = False
+        while True:
+            left = max(1.0, deadline - time.monotonic())
+            result = await self.cmd.run(
+                reload, step=step, env=pm2_env(cfg), cwd=release_dir, timeout=left, check=False
+            )
+            busy = "already in progress" in result.stdout + result.stderr
+            if result.ok or not busy or time.monotonic() >= deadline:
+                break
+            if not told:
+                self._record("note", step, "pm2: another reload is in progress; retrying")
+                told = True
+            await asyncio.sleep(1.0)
+        if not result.ok:
+            raise WorkflowError(
+                f"{self.host.name}: {describe_argv(reload)} exited {result.exit_status}: "
+                f"{last_line(result)}"
+            )
 
     async def _prove(self, step: str, release_dir: str, version: str) -> str | None:
         paths, _ = await prove_paths(self.cmd, self.config, step, release_dir)
@@ -634,8 +658,13 @@ class Workflow:
         live = await layout.live(self.cmd, ROLLBACK)
         built = self.data.get("release")
         if built and not self.data.get("switched") and live != built:
-            await layout.mark(self.cmd, ROLLBACK, str(built), "failed")
-            return f"release {built} was never live; {live} still is (marked {built} failed)"
+            if self.data.get("built"):
+                await layout.mark(self.cmd, ROLLBACK, str(built), "failed")
+                done = f"marked {built} failed"
+            else:  # half-built (interrupted BUILD): nothing in it is worth keeping
+                await self.cmd.run(["rm", "-rf", layout.path(str(built))], step=ROLLBACK)
+                done = f"removed the unfinished {built}"
+            return f"release {built} was never live; {live} still is ({done})"
         bad = str(built) if built else live
         target = None
         wanted = self.data.get("from_release")
