@@ -2,8 +2,8 @@
 
 The store (tui.core.logs) calls the pane back once per ingested batch; the pane merges those
 calls into one message and renders at most every RENDER_INTERVAL, pulling the new lines from the
-ring buffer and handing them to the Log widget with one ``write_lines`` call. Styling (error
-lines, search matches) happens at render time for the visible lines only.
+ring buffer and handing them to the view in one write. Formatting and styling (error lines,
+search matches) happen only for lines that scroll into view.
 """
 
 from __future__ import annotations
@@ -14,18 +14,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Log, Static
+from textual.widget import Widget
+from textual.widgets import Input
 
-from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, WARN, LogLine
+from tui.core.log_buffer import DEBUG, ERROR, HOST, INFO, MARK, PROCESS, TS, WARN, Line
 from tui.core.log_filter import LogFilter
 from tui.core.logs import LogHub, LogStore
 
@@ -34,14 +37,6 @@ RENDER_INTERVAL = 0.05
 
 _LEVEL_TAG = {DEBUG: "DEBUG", INFO: "INFO ", WARN: "WARN ", ERROR: "ERROR"}
 _MARK_TAG = "====="
-# "HH:MM:SS " then the five-character level tag: the highlighter reads it back from here.
-_TAG = slice(9, 14)
-_LINE_STYLE = {
-    "ERROR": Style(color="red", bold=True),
-    "WARN ": Style(color="yellow"),
-    "DEBUG": Style(dim=True),
-    _MARK_TAG: Style(color="magenta", bold=True),
-}
 _MATCH_STYLE = Style(color="black", bgcolor="yellow")
 _CURRENT_STYLE = Style(bgcolor="grey30")
 _LEVEL_CYCLE = (DEBUG, WARN, ERROR)
@@ -57,7 +52,7 @@ def log_hub(app: Any) -> LogHub:
 
 
 class LineFormatter:
-    """LogLine -> one display line. Time strings are cached: a batch shares its arrival second."""
+    """A stored line -> one display line (time strings cached: a batch shares its second)."""
 
     def __init__(self) -> None:
         self._second = -1
@@ -69,57 +64,179 @@ class LineFormatter:
             self._second, self._hms = second, time.strftime("%H:%M:%S", time.localtime(ts))
         return self._hms
 
-    def __call__(self, line: LogLine) -> str:
-        if line.stream == MARK:
-            return f"{self.hms(line.ts)} {_MARK_TAG} {line.host} {line.text}"
-        return (
-            f"{self.hms(line.ts)} {_LEVEL_TAG.get(line.level, 'INFO ')} {line.host}"
-            f" {line.process} {line.stream} │ {line.text}"
-        )
+    def prefix_width(self, lines: list[Line]) -> int:
+        """Width of the longest prefix in a batch (time, level, host, process, stream)."""
+        return 24 + max(len(line[2]) + len(line[3]) for line in lines)
 
-    def full(self, line: LogLine) -> str:
+    def batch(self, lines: list[Line]) -> list[str]:
+        """Many lines: the prefix is shared by a batch (same arrival, file and level)."""
+        prefixes: dict[tuple[float, str, str, str, int], str] = {}
+        out = []
+        append = out.append
+        for _seq, ts, host, process, stream, level, text in lines:
+            key = (ts, host, process, stream, level)
+            prefix = prefixes.get(key)
+            if prefix is None:
+                if stream == MARK:
+                    prefix = f"{self.hms(ts)} {_MARK_TAG} {host} "
+                else:
+                    tag = _LEVEL_TAG.get(level, "INFO ")
+                    prefix = f"{self.hms(ts)} {tag} {host} {process} {stream} │ "
+                prefixes[key] = prefix
+            append(prefix + text)
+        return out
+
+    def __call__(self, line: Line) -> str:
+        _seq, ts, host, process, stream, level, text = line
+        if stream == MARK:
+            return f"{self.hms(ts)} {_MARK_TAG} {host} {text}"
+        return f"{self.hms(ts)} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ {text}"
+
+    def full(self, line: Line) -> str:
         """With the date, for saved files."""
-        day = time.strftime("%Y-%m-%d", time.localtime(line.ts))
+        day = time.strftime("%Y-%m-%d", time.localtime(line[TS]))
         return f"{day} {self(line)}"
 
 
-class LineHighlighter(Highlighter):
-    """Colours a line by its level tag and marks search matches (and the current hit)."""
+_LEVEL_STYLE = {
+    ERROR: Style(color="red", bold=True),
+    WARN: Style(color="yellow"),
+    DEBUG: Style(dim=True),
+}
+_MARK_STYLE = Style(color="magenta", bold=True)
 
-    def __init__(self, view: LogView) -> None:
-        self.view = view
+
+class LogView(ScrollView, can_focus=True):
+    """The shown lines, kept as stored line tuples and formatted only when they scroll into view.
+
+    Writing a batch is a list extend: no per-line formatting, measuring or cache work (Textual's
+    Log does all three per line, which is most of its cost at high rates). Rendered lines are
+    cached by sequence number, so following the tail renders only the new lines.
+    """
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $text;
+        overflow: scroll;
+        &:focus {
+            background-tint: $foreground 5%;
+        }
+    }
+    """
+
+    def __init__(self, max_lines: int, formatter: LineFormatter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_lines = max(1, max_lines)
+        self.formatter = formatter
         self.search: re.Pattern[str] | None = None
+        self.current_hit = -1  # index into the shown lines, -1 = none
+        self._lines: list[Line] = []
+        self._width = 0
+        self._strips: LRUCache[tuple[int, bool], Strip] = LRUCache(512)
 
-    def highlight(self, text: Text) -> None:
-        style = _LINE_STYLE.get(text.plain[_TAG])
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    @property
+    def entries(self) -> list[Line]:
+        return self._lines
+
+    @property
+    def lines(self) -> list[str]:
+        """The shown lines as text (formats all of them: for search, copy and tests)."""
+        fmt = self.formatter
+        return [fmt(line) for line in self._lines]
+
+    def line_text(self, index: int) -> str:
+        return self.formatter(self._lines[index])
+
+    def clear(self) -> None:
+        self._lines = []
+        self._width = 0
+        self.current_hit = -1
+        self._strips.clear()
+        self.virtual_size = Size(0, 0)
+        self.refresh()
+
+    def write(self, lines: list[Line], *, follow: bool = True) -> None:
+        if not lines:
+            return
+        at_end = self.is_vertical_scroll_end
+        self._lines.extend(lines)
+        extra = len(self._lines) - self.max_lines
+        if extra > 0:
+            del self._lines[:extra]
+            if self.current_hit >= 0:
+                self.current_hit = max(-1, self.current_hit - extra)
+        # A width estimate (prefix + longest text); exact cell widths would cost per line.
+        longest = max(map(len, [line[6] for line in lines])) + self.formatter.prefix_width(lines)
+        self._width = max(self._width, longest)
+        self.virtual_size = Size(self._width, len(self._lines))
+        if follow and at_end and not self.is_vertical_scrollbar_grabbed:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.refresh()
+
+    def restyle(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        rich_style = self.rich_style
+        if index >= len(self._lines):
+            return Strip.blank(width, rich_style)
+        line = self._lines[index]
+        key = (line[0], index == self.current_hit)
+        strip = self._strips.get(key)
+        if strip is None:
+            strip = self._render(line, rich_style, current=key[1])
+            self._strips[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, rich_style)
+
+    def _render(self, line: Line, rich_style: Style, *, current: bool) -> Strip:
+        text = Text(self.formatter(line), no_wrap=True, end="")
+        text.stylize(rich_style)
+        style = _MARK_STYLE if line[4] == MARK else _LEVEL_STYLE.get(line[5])
         if style is not None:
             text.stylize(style)
-        if self.view.rendering_y == self.view.current_hit:
+        if current:
             text.stylize(_CURRENT_STYLE)
         if self.search is not None:
             for match in self.search.finditer(text.plain):
                 if match.end() > match.start():
                     text.stylize(_MATCH_STYLE, match.start(), match.end())
+        return Strip(text.render(self.app.console), text.cell_len)
 
 
-class LogView(Log):
-    """The Log widget with level colours and search highlighting."""
+class StatusLine(Widget):
+    """One line of text; updating it never asks for a new layout (it is refreshed per render)."""
 
-    def __init__(self, max_lines: int | None, **kwargs: Any) -> None:
-        super().__init__(highlight=True, max_lines=max_lines, **kwargs)
-        self.line_highlighter = LineHighlighter(self)
-        self.highlighter = self.line_highlighter
-        self.rendering_y = -1
-        self.current_hit = -1
+    DEFAULT_CSS = """
+    StatusLine {
+        height: 1;
+    }
+    """
 
-    def _render_line_strip(self, y: int, rich_style: Style) -> Strip:
-        # Log gives its highlighter only the text; the current search hit needs the line index.
-        self.rendering_y = y
-        return super()._render_line_strip(y, rich_style)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
 
-    def restyle(self) -> None:
-        self._render_line_cache.clear()
-        self.refresh()
+    def show(self, text: Text) -> None:
+        if text != self._text:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
 
 
 class LogsPane(Vertical):
@@ -195,6 +312,7 @@ class LogsPane(Vertical):
         self.error = ""  # last filter/search problem, shown in the status line
         self._host_names = list(hosts)
         self._seen_seq = 0  # last store seq taken into account
+        self._note_seq = 0  # pane-only lines get negative sequence numbers
         self._pause_seq = 0
         self._change_posted = False
         self._last_render_at = 0.0
@@ -203,8 +321,8 @@ class LogsPane(Vertical):
         self._formatter = LineFormatter()
 
     def compose(self) -> ComposeResult:
-        yield LogView(self.max_lines, id="log-view")
-        yield Static("", id="log-status")
+        yield LogView(self.max_lines, self._formatter, id="log-view")
+        yield StatusLine(id="log-status")
         yield Input(id="log-input")
 
     @property
@@ -295,11 +413,10 @@ class LogsPane(Vertical):
             self._write(shown)
         self.update_status()
 
-    def _write(self, lines: list[LogLine]) -> None:
-        fmt = self._formatter
+    def _write(self, lines: list[Line]) -> None:
         if len(lines) > self.max_lines:
             lines = lines[-self.max_lines :]
-        self.view.write_lines([fmt(line) for line in lines])
+        self.view.write(lines)
         self.written += len(lines)
 
     def rebuild(self) -> None:
@@ -343,10 +460,12 @@ class LogsPane(Vertical):
         self._seen_seq = buffer.last_seq
         self.new_while_paused = 0
         if missed:
-            self.view.write_line(
-                f"{self._formatter.hms(time.time())} {_MARK_TAG} {missed:,} lines were dropped from"
-                " the buffer while paused (it is full); raise [logs] buffer_lines to keep more"
+            self._note_seq -= 1  # a line of the view only, never in the store
+            note = (
+                f"{missed:,} lines were dropped from the buffer while paused (it is full);"
+                " raise [logs] buffer_lines to keep more"
             )
+            self.view.write([(self._note_seq, time.time(), "", "", MARK, WARN, note)])
         self._write(lines)
         self.view.current_hit = -1
         self.view.scroll_end(animate=False, immediate=True)
@@ -374,17 +493,17 @@ class LogsPane(Vertical):
 
     def action_cycle_host(self) -> None:
         assert self.store is not None
-        hosts = sorted(set(self._host_names) | {ln.host for ln in self.store.buffer if ln.host})
+        hosts = sorted(set(self._host_names) | {ln[HOST] for ln in self.store.buffer if ln[HOST]})
         self.set_filter(self.filter.replace(hosts=self._cycle(self.filter.hosts, hosts)))
 
     def action_cycle_process(self) -> None:
         assert self.store is not None
-        procs = sorted({ln.process for ln in self.store.buffer if ln.process})
+        procs = sorted({ln[PROCESS] for ln in self.store.buffer if ln[PROCESS]})
         self.set_filter(self.filter.replace(processes=self._cycle(self.filter.processes, procs)))
 
     def action_clear_filters(self) -> None:
         self.search_text = ""
-        self.view.line_highlighter.search = None
+        self.view.search = None
         self.error = ""
         self.set_filter(LogFilter())
 
@@ -407,7 +526,7 @@ class LogsPane(Vertical):
         view = self.view
         if not text:
             self.search_text = ""
-            view.line_highlighter.search = None
+            view.search = None
             view.current_hit = -1
             view.restyle()
             self.update_status()
@@ -420,18 +539,19 @@ class LogsPane(Vertical):
             return False
         self.error = ""
         self.search_text = text
-        view.line_highlighter.search = pattern
-        start = int(view.scroll_offset.y + view.size.height) if view.size.height else len(
-            view.lines
+        view.search = pattern
+        start = int(view.scroll_offset.y + view.size.height) if view.size.height else (
+            view.line_count
         )
         self._jump(-1, start)
         return True
 
     def _matches(self) -> list[int]:
-        pattern = self.view.line_highlighter.search
+        pattern = self.view.search
         if pattern is None:
             return []
-        return [y for y, line in enumerate(self.view.lines) if pattern.search(line)]
+        fmt = self._formatter
+        return [y for y, line in enumerate(self.view.entries) if pattern.search(fmt(line))]
 
     def _jump(self, direction: int, origin: int | None = None) -> None:
         view = self.view
@@ -504,13 +624,13 @@ class LogsPane(Vertical):
     def current_line(self) -> str:
         """The line a copy takes: the current search hit, else the last visible line."""
         view = self.view
-        lines = view.lines
-        if not lines:
+        count = view.line_count
+        if not count:
             return ""
-        if 0 <= view.current_hit < len(lines):
-            return lines[view.current_hit]
+        if 0 <= view.current_hit < count:
+            return view.line_text(view.current_hit)
         bottom = int(view.scroll_offset.y) + max(1, view.size.height) - 1
-        return lines[min(bottom, len(lines) - 1)]
+        return view.line_text(min(bottom, count - 1))
 
     def save(self, path: Path) -> int:
         """Write every buffered line the filter shows (not only the visible ones)."""
@@ -561,4 +681,4 @@ class LogsPane(Vertical):
         return text
 
     def update_status(self) -> None:
-        self.query_one("#log-status", Static).update(self.status_text())
+        self.query_one(StatusLine).show(self.status_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, WARN, LogLine, RingBuffer
+from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, TEXT, WARN, LogLine, RingBuffer
 from tui.core.log_filter import Classifier, ErrorRate, LogFilter, parse_query
 from tui.core.logs import LogStore
 
@@ -54,7 +54,7 @@ def test_store_accounts_every_line_when_full() -> None:
         store.add_lines("web1", "demo/0", "out", [f"line {i}-{j}" for j in range(10)])
     assert store.buffer.total == 250
     assert len(store.buffer) == 100 and store.buffer.dropped == 150
-    assert store.buffer.since(0)[-1].text == "line 24-9"
+    assert store.buffer.since(0)[-1][TEXT] == "line 24-9"
     assert len(calls) == 25  # one notification per batch, never per line
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.core.log_buffer import MARK
+from tui.core.log_buffer import LEVEL, MARK, PROCESS, STREAM, TEXT
 from tui.core.log_tail import MAX_LINE, Frame, FrameParser, LineCutter, ProtocolError, clean_line
 from tui.core.logs import HostFollower, LogSource, LogStore
 from tui.core.transport import ConnectionLostError, LocalTransport
@@ -144,9 +144,9 @@ async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def texts(store: LogStore, stream: str | None = None, process: str | None = None) -> list[str]:
     return [
-        ln.text
+        ln[TEXT]
         for ln in store.buffer
-        if (stream is None or ln.stream == stream) and (process is None or ln.process == process)
+        if (stream is None or ln[STREAM] == stream) and (process is None or ln[PROCESS] == process)
     ]
 
 
@@ -178,7 +178,7 @@ async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> No
 
         append(err, "crash!\n")
         await until(lambda: "crash!" in texts(store))
-        assert [ln.level for ln in store.buffer if ln.text == "crash!"] == [40]
+        assert [ln[LEVEL] for ln in store.buffer if ln[TEXT] == "crash!"] == [40]
 
         # Truncated mid-follow: every following line arrives.
         os.truncate(out, 0)

@@ -2,7 +2,12 @@
 
 Every line gets a sequence number on arrival; the buffer keeps the newest ``capacity`` lines and
 counts what it had to drop, so a view can always say "N lines dropped" instead of losing them
-silently. Lines are NamedTuples: cheap to create at hundreds of thousands per second.
+silently.
+
+A stored line is a PLAIN tuple ``(seq, ts, host, process, stream, level, text)``, read with the
+index constants below (or ``LogLine(*line)`` where names read better). Plain tuples are made in C
+by ``zip`` and, unlike NamedTuple instances, the garbage collector stops tracking them: with
+100,000 NamedTuples held, every full collection walked them all (60-80 ms event-loop stalls).
 """
 
 from __future__ import annotations
@@ -24,7 +29,13 @@ LEVEL_NAMES = {DEBUG: "DEBUG", INFO: "INFO", WARN: "WARN", ERROR: "ERROR"}
 MARK = "mark"
 
 
+SEQ, TS, HOST, PROCESS, STREAM, LEVEL, TEXT = range(7)
+Line = tuple[int, float, str, str, str, int, str]
+
+
 class LogLine(NamedTuple):
+    """Named view of a stored line: ``LogLine(*line)``."""
+
     seq: int
     ts: float  # arrival time (epoch seconds)
     host: str
@@ -32,10 +43,6 @@ class LogLine(NamedTuple):
     stream: str  # "out" | "err" | MARK
     level: int
     text: str
-
-    @property
-    def is_mark(self) -> bool:
-        return self.stream == MARK
 
 
 class RingBuffer:
@@ -45,14 +52,14 @@ class RingBuffer:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._lines: deque[LogLine] = deque(maxlen=capacity)
+        self._lines: deque[Line] = deque(maxlen=capacity)
         self.next_seq = 1  # the seq the next line will get
         self.total = 0  # lines ever added
 
     def __len__(self) -> int:
         return len(self._lines)
 
-    def __iter__(self) -> Iterator[LogLine]:
+    def __iter__(self) -> Iterator[Line]:
         return iter(self._lines)
 
     @property
@@ -63,13 +70,13 @@ class RingBuffer:
     @property
     def first_seq(self) -> int:
         """Seq of the oldest line still held (== next_seq when empty)."""
-        return self._lines[0].seq if self._lines else self.next_seq
+        return self._lines[0][SEQ] if self._lines else self.next_seq
 
     @property
     def last_seq(self) -> int:
         return self.next_seq - 1
 
-    def extend(self, lines: list[LogLine]) -> None:
+    def extend(self, lines: list[Line]) -> None:
         """Append lines already numbered by :meth:`reserve` (in order)."""
         self._lines.extend(lines)
         self.total += len(lines)
@@ -80,7 +87,7 @@ class RingBuffer:
         self.next_seq += count
         return first
 
-    def since(self, seq: int) -> list[LogLine]:
+    def since(self, seq: int) -> list[Line]:
         """Lines with a seq greater than ``seq`` that are still held, oldest first."""
         start = max(0, seq + 1 - self.first_seq)
         if start >= len(self._lines):

@@ -109,7 +109,8 @@ MAX_LINE = 16 * 1024
 
 # CSI/OSC escape sequences (colours from the app) and C0/C1 controls other than newline.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
-_BAD = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_C1 = re.compile(r"[\x80-\x9f]")
+_CONTROL_BYTES = bytes([*range(0x0A), *range(0x0B, 0x20), 0x7F])
 _CTRL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
@@ -158,18 +159,24 @@ class LineCutter:
         buf += data
         end = buf.rfind(b"\n")
         lines: list[str] = []
-        text = ""
+        raw = b""
         if end >= 0:
-            text = bytes(buf[:end]).decode("utf-8", errors="replace")
+            raw = bytes(buf[:end])
             del buf[: end + 1]
-            lines = text.split("\n")
+            lines = raw.decode("utf-8", errors="replace").split("\n")
         if len(buf) > self._max:
             head = bytes(buf[: self._max]).decode("utf-8", errors="ignore")
             lines.append(head + _CUT_UNKNOWN)
             buf.clear()
             self._skipping = True
-            text = "\x00"  # force the slow path below for the appended line
-        if lines and (_BAD.search(text) or max(map(len, lines)) > self._max):
+            raw = b"\x00"  # force the slow path below for the appended line
+        # Deleting the control bytes is a fast C pass; a changed length means some were there.
+        # C1 controls (U+0080..U+009F) can only hide in non-ASCII text, which is rarer.
+        if lines and (
+            len(raw.translate(None, _CONTROL_BYTES)) != len(raw)
+            or max(map(len, lines)) > self._max
+            or (not raw.isascii() and any(map(_C1.search, lines)))
+        ):
             lines = self._slow(lines)
         return lines
 

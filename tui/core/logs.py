@@ -21,10 +21,11 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import PurePosixPath
 from typing import Any
 
-from tui.core.log_buffer import ERROR, INFO, MARK, WARN, LogLine, RingBuffer
+from tui.core.log_buffer import ERROR, INFO, MARK, WARN, RingBuffer
 from tui.core.log_filter import Classifier, ErrorRate
 from tui.core.log_tail import FOLLOW_JS, Frame, FrameParser, LineCutter, ProtocolError
 from tui.core.pm2 import Pm2Backend, Pm2Error
@@ -75,14 +76,19 @@ class LogStore:
         now = self.clock() if ts is None else ts
         levels = self.classifier.levels(texts, stream)
         first = self.buffer.reserve(len(texts))
-        seqs = range(first, first + len(texts))
-        make = LogLine._make
-        self.buffer.extend(
-            [
-                make((seq, now, host, process, stream, level, text))
-                for seq, level, text in zip(seqs, levels, texts, strict=True)
-            ]
+        count = len(texts)
+        # All in C: zip builds the line tuples (see log_buffer on why plain tuples).
+        fields = zip(
+            range(first, first + count),
+            repeat(now, count),
+            repeat(host, count),
+            repeat(process, count),
+            repeat(stream, count),
+            levels,
+            texts,
+            strict=True,
         )
+        self.buffer.extend(list(fields))
         errors = levels.count(ERROR)
         if errors:
             self.rates.add(host, errors, now)
@@ -92,7 +98,11 @@ class LogStore:
         """A line of shipdeck's own: a gap, a follower problem. Shown whatever the filter."""
         now = self.clock() if ts is None else ts
         seq = self.buffer.reserve(1)
-        self.buffer.extend([LogLine(seq, now, host, "", MARK, level, text)])
+        self.buffer.extend([(seq, now, host, "", MARK, level, text)])
+        self._changed()
+
+    def notify(self) -> None:
+        """Tell the views something changed besides lines (e.g. a follower's state)."""
         self._changed()
 
     def _changed(self) -> None:
@@ -305,10 +315,17 @@ class HostFollower:
         now = self.store.clock()
         if self.state == "following":
             self._lost_at = now
+        never_followed = self.state == "starting" or (
+            self.state == "interrupted" and self._lost_at is None
+        )
         self.state, self.note = "interrupted", why
         if why != self._last_note:
             self._last_note = why
-            self._mark(f"log follow interrupted at {hhmmss(now)}: {why}; retrying", ERROR)
+            if never_followed:
+                # Not a gap in the logs (there were none yet): the views show it as a state.
+                self.store.notify()
+            else:
+                self._mark(f"log follow interrupted at {hhmmss(now)}: {why}; retrying", ERROR)
 
     def _resumed(self) -> None:
         if self._lost_at is not None:
