@@ -11,6 +11,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from screens.deploy import step_bindings
 from screens.emergency import EmergencyScreen
 from screens.monitor import MonitorScreen
 from screens.monitor_support import MonitorUpdated
@@ -34,6 +35,9 @@ class DashboardScreen(Screen[None]):
                 tooltip="Emergency triage for the primary host"),
         Binding("L", "app.push_screen('logs')", "Logs", id="logs.open",
                 tooltip="All hosts' logs full-screen: filter, search, save, copy"),
+        Binding("d", "open_deploy", "Deploy", id="deploy.open",
+                tooltip="The deploy screen: step bar, command output, this deployment's events"),
+        *step_bindings(),
     ]  # fmt: skip
 
     def __init__(self, poll_processes: bool = True) -> None:
@@ -104,6 +108,16 @@ class DashboardScreen(Screen[None]):
             table.show_host(message.host, view.processes, samples=view.samples)
         elif view.note:
             table.show_note(message.host, view.note)
+
+    # Keys 1-5 and R work from here too: they open the deploy screen and act there.
+    def action_open_deploy(self) -> None:
+        self.app.show_deploy()  # type: ignore[attr-defined]
+
+    def action_step(self, step: str) -> None:
+        self.app.show_deploy(step)  # type: ignore[attr-defined]
+
+    def action_rollback(self) -> None:
+        self.app.show_deploy(rollback=True)  # type: ignore[attr-defined]
 
     def action_open_monitor(self) -> None:
         self.app.push_screen(MonitorScreen(self._service()))

@@ -8,12 +8,16 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 from screens.dashboard import DashboardScreen
+from screens.deploy import DeployScreen
 from tui.context import AppContext
 from tui.core.hosts import HostState
 from tui.core.journal import Event
+from tui.core.workflow import Workflow
 from tui.messages import HostStateChanged, JournalEventPosted
+from widgets.confirm_modal import ConfirmModal
 
 
 class ShipdeckApp(App[int]):
@@ -57,18 +61,68 @@ class ShipdeckApp(App[int]):
         if self.connect_on_start:
             self.connect_hosts()
 
-    # Posted to the dashboard, not to whichever screen is on top: a modal must not make the
-    # timeline miss an event.
+    # Posted to the screens that show the journal, not to whichever screen is on top: a modal
+    # must not make a timeline miss an event.
+    def _journal_views(self) -> list[Screen[None]]:
+        views: list[Screen[None]] = [self.dashboard]
+        if self.is_screen_installed("deploy"):
+            views.append(self.get_screen("deploy"))
+        return views
+
     def _on_journal_event(self, event: Event) -> None:
-        self.dashboard.post_message(JournalEventPosted(event))
+        for view in self._journal_views():
+            view.post_message(JournalEventPosted(event))
 
     def _on_host_state(self, state: HostState) -> None:
-        self.dashboard.post_message(HostStateChanged(state))
+        for view in self._journal_views():
+            view.post_message(HostStateChanged(state))
+
+    def show_deploy(self, step: str | None = None, *, rollback: bool = False) -> None:
+        """Open the deploy screen (one per console, so its worker and state survive leaving
+        it) and optionally start a step or the rollback there."""
+        if not self.is_screen_installed("deploy"):
+            self.install_screen(DeployScreen(), "deploy")
+        screen = self.get_screen("deploy")
+        if self.screen is not screen:
+            self.push_screen("deploy")
+        if rollback:
+            self.call_after_refresh(screen.action_rollback)
+        elif step is not None:
+            self.call_after_refresh(screen.action_step, step)
 
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def connect_hosts(self) -> None:
         await self.ctx.pool.connect_all()
 
+    def _open_workflow(self) -> Workflow | None:
+        if not self.is_screen_installed("deploy"):
+            return None
+        workflow = self.get_screen("deploy").workflow  # type: ignore[attr-defined]
+        return workflow if workflow is not None and workflow.deployment is not None else None
+
     async def action_quit(self) -> None:
+        workflow = self._open_workflow()
+        if workflow is not None:
+            dep = workflow.deployment
+            self.push_screen(
+                ConfirmModal(
+                    f"Deployment #{dep.id} is still open",
+                    "Quit anyway? It is marked interrupted and the deploy lock is released; "
+                    "the next console (or `shipdeck deploy --resume`) can resume or roll back.",
+                    confirm_label="Quit",
+                ),
+                self._quit_confirmed,
+            )
+            return
+        await self._leave()
+
+    async def _quit_confirmed(self, ok: bool | None) -> None:
+        if ok:
+            await self._leave()
+
+    async def _leave(self) -> None:
+        workflow = self._open_workflow()
+        if workflow is not None:
+            await workflow.close()
         await self.ctx.pool.close()
         self.exit(0)

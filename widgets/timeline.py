@@ -47,6 +47,9 @@ class Timeline(DataTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._row_keys: list[object] = []
+        # Events arrive in id order from two paths (the backlog and live messages): an id at or
+        # below the last one shown is already on screen.
+        self._last_id = 0
 
     def on_mount(self) -> None:
         self.add_column("time", width=8, key="time")
@@ -57,9 +60,17 @@ class Timeline(DataTable):
         self.add_column("took", width=6, key="took")
         self.add_column("result", width=7, key="result")
 
+    def reset(self) -> None:
+        """Drop the rows shown (a new deployment starts); ids already seen stay skipped."""
+        self.clear()
+        self._row_keys.clear()
+
     def add_events(self, events: Iterable[Event]) -> None:
         follow = self.cursor_row >= self.row_count - 1
         for event in events:
+            if event.id <= self._last_id:
+                continue
+            self._last_id = event.id
             style = _KIND_STYLE.get(event.kind, "")
             took = f"{event.duration:.1f}s" if event.duration is not None else ""
             key = self.add_row(

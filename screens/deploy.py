@@ -1,0 +1,294 @@
+"""The deploy screen: keys 1-5 run the workflow's steps, R rolls back, everything live.
+
+The screen drives `tui.core.workflow.Workflow` (the same engine as `shipdeck deploy
+--headless`) from one exclusive worker, and shows the journal: the step bar and the timeline
+are rebuilt from journal events, so what is on screen is what was recorded.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Log
+
+from tui.core.journal import Event
+from tui.core.lock import LockedError
+from tui.core.transport import TransportError
+from tui.core.workflow import OrderError, Workflow, WorkflowError, mark_interrupted
+from tui.messages import HostStateChanged, JournalEventPosted
+from widgets.confirm_modal import ConfirmModal
+from widgets.host_bar import HostBar
+from widgets.reason_modal import ReasonModal
+from widgets.step_bar import StepBar
+from widgets.timeline import Timeline
+
+
+class CommandOutput(Message):
+    """Lines of command output, batched per step command (never one message per line)."""
+
+    def __init__(self, host: str, line: str) -> None:
+        super().__init__()
+        self.host = host
+        self.line = line
+
+
+def step_bindings() -> list[BindingType]:
+    """Keys 1-5 and R: shared by the dashboard (which opens this screen) and this screen."""
+    return [
+        Binding("1", "step('backup')", "Backup", id="workflow.backup",
+                tooltip="1 BACKUP: take the lock, note the live version, keep it, dump the DB"),
+        Binding("2", "step('build')", "Build", id="workflow.build",
+                tooltip="2 BUILD: fetch the ref into a new release, install, build, migrate"),
+        Binding("3", "step('deploy')", "Deploy", id="workflow.deploy",
+                tooltip="3 DEPLOY: switch current to the new release, reload, prove it serves"),
+        Binding("4", "step('verify')", "Verify", id="workflow.verify",
+                tooltip="4 VERIFY: health, API status, error logs, processes and memory"),
+        Binding("5", "step('confirm')", "Confirm", id="workflow.confirm",
+                tooltip="5 CONFIRM: mark the release good and write the changelog line"),
+        Binding("R", "rollback", "Rollback", id="workflow.rollback",
+                tooltip="Roll back to the previous good release (asks for confirmation)"),
+    ]  # fmt: skip
+
+
+class DeployScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *step_bindings(),
+        Binding("escape", "app.pop_screen", "Back", id="deploy.back",
+                tooltip="Back to the dashboard (a running step goes on)"),
+    ]  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__(id="deploy")
+        self.workflow: Workflow | None = None
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        yield HostBar(
+            ctx.config.app.name, ctx.config.app.environment,
+            read_only=self.app.read_only,  # type: ignore[attr-defined]
+        )  # fmt: skip
+        yield StepBar(id="step-bar")
+        with Horizontal(id="deploy-body"):
+            with Vertical(id="output-box", classes="pane") as box:
+                box.border_title = "Command output"
+                yield Log(max_lines=5000, id="deploy-output")
+            with Vertical(id="deploy-timeline-box", classes="pane") as box:
+                box.border_title = "This deployment"
+                yield Timeline(id="deploy-timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        bar = self.query_one(HostBar)
+        for state in ctx.pool.states():
+            bar.set_state(state)
+        self._workflow()
+        self.refresh_steps()
+
+    def _workflow(self) -> Workflow:
+        if self.workflow is None:
+            ctx = self.app.ctx  # type: ignore[attr-defined]
+            hooks = ctx.extra.get("workflow_hooks", {})
+            self.workflow = Workflow.from_context(
+                ctx, on_output=lambda host, line: self.post_message(CommandOutput(host, line)),
+                **hooks,
+            )  # fmt: skip
+        return self.workflow
+
+    # -- the journal is the truth --------------------------------------------------------------
+
+    def _deployment_id(self) -> int | None:
+        """The deployment this screen shows: the open one, else one left unfinished (a console
+        that died mid-step), else the last one that ended."""
+        wf = self._workflow()
+        if wf.deployment_id is not None:
+            return wf.deployment_id
+        if wf.last_deployment is not None:
+            return wf.last_deployment.id
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        unfinished = self._interrupted()
+        if unfinished is not None:
+            return unfinished
+        latest = ctx.journal.deployments(ctx.config.app.name, limit=1)
+        return latest[0].id if latest else None
+
+    def _interrupted(self) -> int | None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        if self._workflow().deployment_id is not None:
+            return None
+        found = mark_interrupted(ctx.journal, ctx.config.app.name)
+        return next((d.id for d in found if d.state == "interrupted"), None)
+
+    def refresh_steps(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        dep_id = self._deployment_id()
+        bar = self.query_one(StepBar)
+        if dep_id is None:
+            bar.show({}, "no deployment open: press 1 to start with BACKUP")
+            return
+        dep = ctx.journal.deployment(dep_id)
+        states = ctx.journal.step_states(dep_id)
+        versions = f"{dep.from_version or '?'} → {dep.to_version or '?'}"
+        headline = f"deployment #{dep.id}  ref {dep.ref}  {versions}  [{dep.state}]"
+        if dep.state == "interrupted":
+            where = dep.step.upper() or "start"
+            headline += f"  stopped during {where}: a step key resumes, R rolls back"
+        bar.show(states, headline, rolled_back=dep.state == "rolled_back")
+        timeline = self.query_one("#deploy-timeline", Timeline)
+        if timeline.row_count == 0:
+            timeline.add_events(ctx.journal.events(deployment_id=dep_id))
+
+    def on_journal_event_posted(self, message: JournalEventPosted) -> None:
+        event: Event = message.event
+        dep_id = self._deployment_id()
+        if event.deployment_id is not None and event.deployment_id != dep_id:
+            return
+        timeline = self.query_one("#deploy-timeline", Timeline)
+        if event.kind == "deploy.start":
+            timeline.reset()
+        timeline.add_events([event])
+        self.refresh_steps()
+
+    def on_host_state_changed(self, message: HostStateChanged) -> None:
+        self.query_one(HostBar).set_state(message.state)
+
+    def on_command_output(self, message: CommandOutput) -> None:
+        self.query_one("#deploy-output", Log).write_line(f"[{message.host}] {message.line}")
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _refuse_if_read_only(self) -> bool:
+        if self.app.read_only:  # type: ignore[attr-defined]
+            self.query_one(StepBar).say("read-only console: actions are disabled", error=True)
+            return True
+        return False
+
+    def action_step(self, step: str) -> None:
+        if self._refuse_if_read_only():
+            return
+        interrupted = self._interrupted()
+        if interrupted is not None:
+            self._offer_resume(f"deployment #{interrupted} was interrupted")
+            return
+        config = self.app.ctx.config  # type: ignore[attr-defined]
+        if step == "deploy" and config.app.environment == "production":
+            self.app.push_screen(
+                ConfirmModal(
+                    "DEPLOY to production",
+                    "Switch `current` to the new release and reload the app.",
+                    confirm_label="Deploy",
+                ),
+                lambda ok: self.run_step(step) if ok else None,
+            )
+            return
+        self.run_step(step)
+
+    @work(exclusive=True, group="workflow", exit_on_error=False)
+    async def run_step(self, step: str, override_reason: str | None = None) -> None:
+        wf = self._workflow()
+        bar = self.query_one(StepBar)
+        bar.say(f"{step.upper()} running ...")
+        try:
+            if step == "backup":
+                await wf.backup(self.app.ctx.config.app.ref)  # type: ignore[attr-defined]
+            elif step == "confirm":
+                await wf.confirm(override_reason)
+            else:
+                await getattr(wf, step)()
+        except OrderError as err:
+            if step == "confirm" and override_reason is None and wf.deployment_id is not None:
+                self._ask_override(str(err))
+            elif "interrupted" in str(err):
+                self._offer_resume(str(err))
+            else:
+                bar.say(str(err), error=True)
+            return
+        except LockedError as err:
+            bar.say(str(err), error=True)
+            return
+        except (WorkflowError, TransportError) as err:
+            bar.say(f"{step.upper()} failed: {err}", error=True)
+            self.refresh_steps()
+            return
+        bar.say(f"{step.upper()} done")
+        self.refresh_steps()
+
+    def _ask_override(self, why: str) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self.run_step("confirm", override_reason=reason)
+
+        self.app.push_screen(
+            ReasonModal(
+                "CONFIRM without a passed VERIFY",
+                f"{why}. Type the reason for the override; it is recorded in the journal "
+                "and in the changelog line.",
+            ),
+            done,
+        )
+
+    def _offer_resume(self, why: str) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        unfinished = ctx.journal.unfinished_deployments(ctx.config.app.name)
+        if not unfinished:
+            self.query_one(StepBar).say(why, error=True)
+            return
+        dep = unfinished[0]
+        self.app.push_screen(
+            ConfirmModal(
+                f"Deployment #{dep.id} was interrupted",
+                f"{why}. Resume it from the step that did not finish? "
+                "(To undo it instead, cancel and press R.)",
+                confirm_label="Resume",
+            ),
+            lambda ok: self.resume(dep.id) if ok else None,
+        )
+
+    @work(exclusive=True, group="workflow", exit_on_error=False)
+    async def resume(self, deployment_id: int) -> None:
+        bar = self.query_one(StepBar)
+        try:
+            nxt = await self._workflow().resume(deployment_id)
+        except (OrderError, LockedError, WorkflowError, TransportError) as err:
+            bar.say(str(err), error=True)
+            return
+        bar.say(f"resumed deployment #{deployment_id}: next is {(nxt or 'nothing').upper()}")
+        self.refresh_steps()
+
+    def action_rollback(self) -> None:
+        if self._refuse_if_read_only():
+            return
+        config = self.app.ctx.config  # type: ignore[attr-defined]
+        production = config.app.environment == "production"
+        self.app.push_screen(
+            ConfirmModal(
+                "ROLLBACK",
+                f"Switch {config.app.name} back to the previous good release and reload it; "
+                "the current release is marked failed.",
+                require_text=config.app.name if production else "",
+                confirm_label="Roll back",
+            ),
+            lambda ok: self.rollback("operator rollback from the console") if ok else None,
+        )
+
+    @work(exclusive=True, group="workflow", exit_on_error=False)
+    async def rollback(self, reason: str) -> None:
+        bar = self.query_one(StepBar)
+        bar.say("ROLLBACK running ...")
+        try:
+            outcome = await self._workflow().rollback(reason)
+        except (OrderError, LockedError, WorkflowError, TransportError) as err:
+            bar.say(f"ROLLBACK failed: {err}", error=True)
+            self.refresh_steps()
+            return
+        bar.say(outcome.message)
+        self.refresh_steps()
+
