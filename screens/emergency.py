@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import work
@@ -25,6 +27,7 @@ from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
 from widgets.confirm_modal import ConfirmModal
+from widgets.host_chart import seen_by_user
 from widgets.process_table import ProcessTable
 
 #: Seconds between snapshots (df, free, top, tail: four short commands) while on screen.
@@ -71,11 +74,19 @@ class EmergencyScreen(Screen[None]):
                 tooltip="Leave triage (the incident steps stay in the journal)"),
     ]  # fmt: skip
 
-    def __init__(self, service: MonitorService, host: str, *, live: bool = True) -> None:
+    def __init__(
+        self,
+        service: MonitorService,
+        host: str,
+        *,
+        live: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(id="emergency")
         self.service = service
         self.host = host
         self.live = live
+        self.clock = clock
         self.snapshot: TriageSnapshot | None = None
         self.incident: Incident | None = None
         self._kick = asyncio.Event()
@@ -125,7 +136,7 @@ class EmergencyScreen(Screen[None]):
             self.post_message(MonitorUpdated(host))
 
     def on_monitor_updated(self, message: MonitorUpdated) -> None:
-        if self.is_current:
+        if seen_by_user(self):
             self._render_processes()
 
     def on_screen_resume(self) -> None:
@@ -138,7 +149,7 @@ class EmergencyScreen(Screen[None]):
             return
         table = self.query_one(ProcessTable)
         if view.processes:
-            table.show_host(self.host, view.processes, samples=view.samples)
+            table.show_host(self.host, view.processes, now=self.clock(), samples=view.samples)
         elif view.note:
             table.show_note(self.host, view.note)
 
@@ -163,7 +174,7 @@ class EmergencyScreen(Screen[None]):
         monitor = self.service.monitors[self.host]
         while True:
             self._kick.clear()
-            if self.is_current:
+            if seen_by_user(self):
                 view = monitor.view
                 try:
                     snap = await take_snapshot(

@@ -7,6 +7,8 @@ another screen is on top nothing is redrawn, and everything is caught up on resu
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import work
@@ -23,7 +25,7 @@ from screens.scale_prompt import ScalePrompt
 from tui.core.metrics import HostSample
 from tui.core.metrics_service import HostView, MonitorService
 from tui.core.transport import TransportError
-from widgets.host_chart import HistoryChart, Series
+from widgets.host_chart import HistoryChart, Series, seen_by_user
 from widgets.process_table import ProcessTable, format_bytes
 
 
@@ -80,11 +82,10 @@ class MonitorScreen(Screen[None]):
         background: $panel;
     }
     MonitorScreen #monitor-processes {
-        height: auto;
-        max-height: 14;
+        height: 10;
     }
     MonitorScreen #monitor-hosts {
-        height: auto;
+        height: 2;
         padding: 0 1;
         border-top: solid $primary 40%;
     }
@@ -113,9 +114,10 @@ class MonitorScreen(Screen[None]):
         Binding("escape", "back", "Back", id="monitor.back", tooltip="Back to the dashboard"),
     ]  # fmt: skip
 
-    def __init__(self, service: MonitorService) -> None:
+    def __init__(self, service: MonitorService, clock: Callable[[], float] = time.time) -> None:
         super().__init__(id="monitor")
         self.service = service
+        self.clock = clock
         self.whole_app = False
         self._dirty: set[str] = set()
 
@@ -134,6 +136,7 @@ class MonitorScreen(Screen[None]):
                     Series("app", "magenta", lambda p: _app_cpu(p, self._ncpu())),
                 ),
                 y_max=100.0,
+                clock=self.clock,
                 id="chart-cpu",
             )
             yield HistoryChart(
@@ -143,17 +146,21 @@ class MonitorScreen(Screen[None]):
                     Series("app", "magenta", lambda p: 100.0 * p.app_mem / self._mem_total()),
                 ),
                 y_max=100.0,
+                clock=self.clock,
                 id="chart-mem",
             )
             yield HistoryChart(
                 "Load (1 min)",
                 (Series("load", "yellow", lambda p: p.load1),),
+                clock=self.clock,
                 id="chart-load",
             )
         yield Footer()
 
     def on_mount(self) -> None:
         self.service.add_listener(self._on_service)
+        # Fixed heights: a 1 Hz text update must not cost a layout pass of the whole screen.
+        self.query_one("#monitor-hosts", Static).styles.height = 1 + len(self.service.views)
         for name in self.service.views:
             self._render_host(name)
         self._render_status()
@@ -168,7 +175,7 @@ class MonitorScreen(Screen[None]):
         self.post_message(MonitorUpdated(host))
 
     def on_monitor_updated(self, message: MonitorUpdated) -> None:
-        if not self.is_current:
+        if not seen_by_user(self):
             self._dirty.add(message.host)  # caught up in on_screen_resume
             return
         self._render_host(message.host)
@@ -177,6 +184,9 @@ class MonitorScreen(Screen[None]):
         for host in sorted(self._dirty):
             self._render_host(host)
         self._dirty.clear()
+        for chart in self.query(HistoryChart):
+            if chart.stale:
+                chart.replot()
 
     def _chart_host(self) -> str:
         table = self.query_one(ProcessTable)
@@ -196,11 +206,11 @@ class MonitorScreen(Screen[None]):
             return
         table = self.query_one(ProcessTable)
         if view.processes:
-            table.show_host(host, view.processes, samples=view.samples)
+            table.show_host(host, view.processes, now=self.clock(), samples=view.samples)
         elif view.note:
             table.show_note(host, view.note)
         lines = [host_line(v) for v in self.service.views.values()]
-        self.query_one("#monitor-hosts", Static).update("\n".join(lines))
+        self.query_one("#monitor-hosts", Static).update("\n".join(lines), layout=False)
         if host == self._chart_host():
             for chart in self.query(HistoryChart):
                 chart.show_history(view.history)
@@ -213,7 +223,7 @@ class MonitorScreen(Screen[None]):
         text = f"actions act on: [b]{scope}[/b] (a to switch)   sort: {sort}"
         if getattr(app, "read_only", False):
             text = "[b reverse magenta] READ-ONLY [/] actions are disabled   " + text
-        self.query_one("#monitor-status", Static).update(text)
+        self.query_one("#monitor-status", Static).update(text, layout=False)
 
     # ------------------------------------------------------------------ actions
 

@@ -4,6 +4,10 @@ The data lives in the core's bounded deque (``History``); the chart keeps only a
 downsamples to its own width when it replots (a plotext build of 3 x 900 points costs ~50 ms,
 of 60 points a fraction of that). ``show_history()`` is called once per sample at most; it
 replots only when the chart can be seen, otherwise it marks itself stale and replots when shown.
+
+And it replots only when the picture can change: with the x axis fixed to the history span, one
+braille dot column covers span / (2 x width) seconds (~12 s for 15 min in a third of 120
+columns), so replotting every 1 Hz sample would redraw the same picture a dozen times.
 """
 
 from __future__ import annotations
@@ -11,10 +15,29 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from textual.screen import Screen
 from textual_plotext import PlotextPlot
 
 from tui.core.metrics import History, HistoryPoint, downsample
+
+
+def seen_by_user(screen: Screen[Any]) -> bool:
+    """The screen is on top, or right under a see-through one (a modal dims but shows it).
+
+    Textual's ``Screen.is_current`` is also true for any screen directly under the top one, even
+    an opaque top screen, so it can't tell "covered" from "visible".
+    """
+    try:
+        stack = screen.app.screen_stack
+    except Exception:
+        return False
+    if not stack:
+        return False
+    if stack[-1] is screen:
+        return True
+    return len(stack) > 1 and stack[-2] is screen and stack[-1].styles.background.a < 1
 
 
 @dataclass(frozen=True)
@@ -49,12 +72,13 @@ class HistoryChart(PlotextPlot):
         self.history: History | None = None
         self.stale = False
         self.replots = 0  # for tests and the bench: how often it really rebuilt
+        self._last_replot = float("-inf")
 
     def can_be_seen(self) -> bool:
         try:
             return bool(
                 self.is_mounted
-                and self.screen.is_current
+                and seen_by_user(self.screen)
                 and self.display
                 and self.size.width > 0
                 and self.size.height > 0
@@ -66,16 +90,27 @@ class HistoryChart(PlotextPlot):
         """New data arrived: replot now if visible, else remember to."""
         self.history = history
         self.stale = True
-        if self.can_be_seen():
+        if self.can_be_seen() and self.clock() - self._last_replot >= self.min_interval():
             self.replot()
+
+    def min_interval(self) -> float:
+        """Seconds of history one dot column of the plot covers."""
+        if self.history is None:
+            return 0.0
+        dots = max(1, 2 * (self.size.width - 10))
+        return self.history.span_minutes * 60.0 / dots
 
     def on_show(self) -> None:
         if self.stale:
             self.replot()
 
     def on_resize(self) -> None:
-        if self.history is not None:
+        if self.history is None:
+            return
+        if self.can_be_seen():
             self.replot()
+        else:
+            self.stale = True
 
     def replot(self) -> None:
         plt = self.plt
@@ -101,4 +136,5 @@ class HistoryChart(PlotextPlot):
             plt.ylim(0, ceiling)
         self.stale = False
         self.replots += 1
+        self._last_replot = self.clock()
         self.refresh()

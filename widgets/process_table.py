@@ -98,8 +98,11 @@ class ProcessTable(DataTable):
                 host, proc.name, str(proc.pm_id), proc.mode, str(proc.pid or "-"),
                 Text(proc.status, style=STATUS_STYLE.get(proc.status, "yellow")),
                 str(proc.restarts), format_uptime(proc.uptime_since_ms, now),
-                f"{cpu:.0f}%", format_bytes(mem), proc.version or "-",
+                f"{cpu:.0f}%" if proc.status == "online" else "-",
+                format_bytes(mem) if proc.status == "online" else "-", proc.version or "-",
             )  # fmt: skip
+            if proc.status != "online":
+                cpu, mem = 0.0, 0
             raw = {
                 "host": host, "name": proc.name, "id": proc.pm_id, "pid": proc.pid,
                 "status": proc.status, "↺": proc.restarts, "uptime": -proc.uptime_since_ms,

@@ -33,6 +33,7 @@ def block(
         "C cpu " + " ".join(str(x) for x in cpu),
         "M MemTotal:1000000 MemAvailable:250000 SwapTotal:2000 SwapFree:1500",
         "L 0.50 0.40 0.30 2/300 9999",
+        "K 2894 7810 7827 ",
         f"P 4211 30000 12800 900 5 0 6000 0|{STAT.format(u=u, s=s, st=start)}",
         "X 4300",
         "D<",
@@ -64,6 +65,7 @@ def test_parse_a_sample_block() -> None:
     # comm with spaces and parentheses does not shift the fields
     assert (proc.state, proc.ticks, proc.rss_pages, proc.start_ticks) == ("S", 400, 12800, 500)
     assert raw.gone == (4300,)
+    assert raw.daemon == (2894, 7810, 7827)
     assert [(d.mount, d.percent) for d in raw.disks] == [("/", 60.0), ("/srv/my backups", 25.0)]
 
 
@@ -90,7 +92,7 @@ def test_deltas_give_cpu_percent_from_jiffies() -> None:
 def test_zombie_counts_as_gone_and_bad_lines() -> None:
     parser = SampleParser()
     lines = block(1.0, (1, 0, 0, 1, 0, 0, 0, 0), (1, 1))
-    lines[4] = lines[4].replace(") S ", ") Z ")
+    lines[5] = lines[5].replace(") S ", ") Z ")
     raw = feed_all(parser, lines)
     assert raw.procs == {} and set(raw.gone) == {4211, 4300}
     with pytest.raises(SampleParseError):
@@ -101,6 +103,10 @@ def test_zombie_counts_as_gone_and_bad_lines() -> None:
         parse_proc(1, "1 2", "no parens here")
     assert parse_df(["garbage", "a b c d e"]) == ()
     assert parser.feed("bash: some stray warning") is None
+    # No pm2 daemon: "K" with nothing after it.
+    lines = block(2.0, (1, 0, 0, 1, 0, 0, 0, 0), (1, 1))
+    lines[4] = "K  "
+    assert feed_all(parser, lines).daemon == ()
 
 
 def test_downsample_keeps_spikes_and_history_is_bounded() -> None:
@@ -116,7 +122,7 @@ def test_downsample_keeps_spikes_and_history_is_bounded() -> None:
 async def test_the_loop_runs_for_real_and_samples_our_own_pid() -> None:
     """The same bash loop the SSH hosts run, here through LocalTransport: real /proc, real df."""
     parser, deltas = SampleParser(), DeltaComputer()
-    argv = sampler_argv((os.getpid(), 2**22 + 7), 0.2, 2, ("/",))
+    argv = sampler_argv((os.getpid(), 2**22 + 7), 0.2, 2, ("/",), "/nonexistent")
     samples = []
     async with asyncio.timeout(15):
         async with LocalTransport().stream(argv) as lines:

@@ -51,6 +51,7 @@ class Sample:
     host: HostSample
     procs: dict[int, ProcSample]
     gone: tuple[int, ...]  # watched pids that no longer exist (or are zombies)
+    daemon: tuple[int, ...] | None = None  # (pm2 daemon pid, *children) when watched, () none
 
 
 class DeltaComputer:
@@ -94,7 +95,7 @@ class DeltaComputer:
             load=raw.load,
             disks=self._disks,
         )
-        return Sample(host=host, procs=procs, gone=raw.gone)
+        return Sample(host=host, procs=procs, gone=raw.gone, daemon=raw.daemon)
 
 
 class LocalSampler:

@@ -5,6 +5,9 @@ builtins-only loop at 1 Hz costs ~0.03% of a core; one `pm2 jlist` costs ~0.13 s
 loop below uses bash builtins only: ``read -r x < /proc/...`` to read files, and ``read -t`` on an
 idle pipe instead of ``sleep``. It spawns exactly one process outside of that: ``df``, every Nth
 sample. The pids to watch are its arguments; the caller restarts the loop when they change.
+It also prints the pm2 daemon's pid and its child pids (``/proc/GOD/task/GOD/children``): pm2
+starts, stops and restarts workers as the daemon's children, so a change there is the event that
+makes a fresh ``pm2 jlist`` worth its cost — no polling of jlist at 1 Hz needed to notice.
 
 Output, one block per sample, each line tagged by its first word::
 
@@ -13,6 +16,7 @@ Output, one block per sample, each line tagged by its first word::
     C cpu <user> <nice> <system> <idle> <iowait> <irq> <softirq> <steal> ...
     M MemTotal:<kB> MemAvailable:<kB> SwapTotal:<kB> SwapFree:<kB>
     L <1m> <5m> <15m> <running/total> <last pid>
+    K <daemon pid> <child pids...>          the pm2 daemon and its children ("K" alone: none)
     P <pid> <statm fields>|<stat line>      one per watched pid that exists
     X <pid>                                 a watched pid that is gone
     D< ... D>                               `df -Pk PATHS` output between the markers
@@ -26,7 +30,8 @@ from dataclasses import dataclass, field
 # The idle fd (3) is a pipe we hold both ends of: `read -t` on it never gets data and never
 # sees EOF, so it is a sleep without a process. stdin can't serve: locally it is /dev/null.
 SAMPLER_SCRIPT = r"""
-iv=$1; dfe=$2; shift 2
+iv=$1; dfe=$2; home=$3; shift 3
+[[ -n $home ]] || home=${PM2_HOME:-$HOME/.pm2}
 pids=(); while (($#)) && [[ $1 != -- ]]; do pids+=("$1"); shift; done
 (($#)) && shift
 paths=("$@")
@@ -45,7 +50,9 @@ while :; do
     case $k in MemTotal:|MemAvailable:|SwapTotal:|SwapFree:) m+=" $k$v";; esac
   done < /proc/meminfo
   read -r l < /proc/loadavg
-  out="T $up"$'\n'"C $c"$'\n'"M$m"$'\n'"L $l"
+  god= kids=
+  { read -r god < "$home/pm2.pid" && read -r kids < "/proc/$god/task/$god/children"; } 2>/dev/null
+  out="T $up"$'\n'"C $c"$'\n'"M$m"$'\n'"L $l"$'\n'"K $god $kids"
   for p in "${pids[@]}"; do
     if { read -r q < "/proc/$p/statm" && read -r s < "/proc/$p/stat"; } 2>/dev/null; then
       out+=$'\n'"P $p $q|$s"
@@ -65,12 +72,19 @@ done
 
 
 def sampler_argv(
-    pids: tuple[int, ...], interval_s: float, df_every: int, paths: tuple[str, ...]
+    pids: tuple[int, ...],
+    interval_s: float,
+    df_every: int,
+    paths: tuple[str, ...],
+    pm2_home: str = "",
 ) -> list[str]:
-    """The argv (no shell string building: the transport quotes it) that starts the loop."""
+    """The argv (no shell string building: the transport quotes it) that starts the loop.
+
+    ``pm2_home`` "" means pm2's default ($PM2_HOME, else ~/.pm2) as the remote user sees it.
+    """
     return [
-        "bash", "-c", SAMPLER_SCRIPT, "shipdeck-sampler",
-        f"{interval_s:g}", str(df_every), *(str(p) for p in pids), "--", *paths,
+        "bash", "-c", SAMPLER_SCRIPT, "shipdeck-sampler", f"{interval_s:g}", str(df_every),
+        pm2_home, *(str(p) for p in pids), "--", *paths,
     ]  # fmt: skip
 
 
@@ -134,6 +148,7 @@ class RawSample:
     procs: dict[int, ProcStat] = field(default_factory=dict)
     gone: tuple[int, ...] = ()
     disks: tuple[DiskUsage, ...] | None = None  # None: not measured in this sample
+    daemon: tuple[int, ...] | None = None  # (pm2 daemon pid, *its children); () none; None: n/a
 
 
 def parse_cpu(line: str) -> CpuTimes:
@@ -217,6 +232,7 @@ class SampleParser:
         self._gone: list[int] = []
         self._df: list[str] | None = None
         self._in_df = False
+        self._daemon: tuple[int, ...] | None = None
 
     def feed(self, line: str) -> RawSample | None:
         if self._in_df:
@@ -239,6 +255,8 @@ class SampleParser:
         elif tag == "L":
             parts = rest.split()
             self._load = (float(parts[0]), float(parts[1]), float(parts[2]))
+        elif tag == "K" or line == "K":
+            self._daemon = tuple(int(x) for x in rest.split() if x.isdigit())
         elif tag == "P":
             pid_text, _, payload = rest.partition(" ")
             statm, _, stat = payload.partition("|")
@@ -269,6 +287,7 @@ class SampleParser:
             procs=self._procs,
             gone=tuple(self._gone),
             disks=parse_df(self._df) if self._df is not None else None,
+            daemon=self._daemon,
         )
         self._reset()
         return sample

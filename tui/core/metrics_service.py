@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 DF_EVERY = 30
 #: After a watched pid vanished, give pm2 this long to start its replacement before jlist.
 GONE_GRACE_S = 1.0
+#: While the /proc loop watches the pm2 daemon's children, a change there triggers jlist, so
+#: the periodic jlist is only a safety net and runs at least this far apart.
+WATCHED_JLIST_INTERVAL_S = 60.0
 RETRY_MAX_S = 30.0
 
 Listener = Callable[[str], None]
@@ -78,6 +81,8 @@ class HostMonitor:
         self._pids: tuple[int, ...] = ()
         self._pids_changed = asyncio.Event()
         self._restarts: dict[int, int] = {}  # pm_id -> restarts seen, to notice crashes
+        self._daemon: tuple[int, ...] | None = None  # last (daemon pid, *children) seen
+        self._gone: tuple[int, ...] = ()  # vanished pids already acted on
 
     @property
     def local(self) -> bool:
@@ -97,11 +102,12 @@ class HostMonitor:
     # ------------------------------------------------------------------ process list
 
     async def _jlist_loop(self) -> None:
-        interval = self.config.monitor.jlist_interval_s
         failures = 0
         while True:
             self._kick.clear()
-            wait = interval
+            wait = self.config.monitor.jlist_interval_s
+            if self._daemon:  # the loop watches the daemon: changes come as events
+                wait = max(wait, WATCHED_JLIST_INTERVAL_S)
             try:
                 procs = await self.backend.jlist_if_running()
             except Pm2NotRunning:
@@ -168,8 +174,12 @@ class HostMonitor:
         self.view.samples = sample.procs
         assert self.view.history is not None
         self.view.history.add(sample)
-        if sample.gone:
-            # A watched worker died: pm2 (probably) restarts it under a new pid; learn it.
+        daemon, self._daemon = self._daemon, sample.daemon
+        new_gone = sample.gone and sample.gone != self._gone
+        self._gone = sample.gone
+        if new_gone or (daemon is not None and sample.daemon != daemon):
+            # A worker died or the daemon's children changed (start, stop, scale, restart,
+            # crash): learn the new process list once pm2 had a moment to settle.
             asyncio.get_running_loop().call_later(GONE_GRACE_S, self._kick.set)
         self.on_change(self.view)
 
@@ -212,7 +222,9 @@ class HostMonitor:
             await asyncio.sleep(min(RETRY_MAX_S, 2.0 ** min(failures, 5)))
 
     async def _stream_once(self, pids: tuple[int, ...]) -> None:
-        argv = sampler_argv(pids, self.config.monitor.interval_s, DF_EVERY, self._paths())
+        argv = sampler_argv(
+            pids, self.config.monitor.interval_s, DF_EVERY, self._paths(), self.config.app.pm2_home
+        )
         parser = SampleParser()
         deltas = DeltaComputer()
         async with self.transport.stream(argv) as lines:

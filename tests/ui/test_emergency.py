@@ -1,0 +1,77 @@
+"""Emergency triage: sections, keys, and the incident steps in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from screens.emergency import EmergencyScreen
+from tests.ui.monitor_fixtures import NOW, SNAPSHOT, fixed_service
+from tui.app import ShipdeckApp
+from tui.context import AppContext
+from widgets.confirm_modal import ConfirmModal
+
+SIZE = (120, 40)
+
+
+async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not met before the deadline"
+        await pilot.pause(0.05)
+
+
+async def open_emergency(app: ShipdeckApp, pilot) -> EmergencyScreen:
+    screen = EmergencyScreen(fixed_service(app.ctx), "local", live=False, clock=lambda: NOW)
+    await app.push_screen(screen)
+    screen.show_snapshot(SNAPSHOT)
+    await pilot.pause()
+    return screen
+
+
+def incident_steps(ctx: AppContext) -> list[str]:
+    return [e.message for e in ctx.journal.events() if e.step == "incident" and e.kind == "note"]
+
+
+async def test_steps_are_recorded_in_order(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_emergency(app, pilot)
+        await pilot.press("n")  # notify the team
+        await pilot.press("r")  # restart the app: production, so it asks
+        await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is screen and len(screen.incident.steps) == 3, pilot)
+        await pilot.press("escape")
+    steps = incident_steps(ui_ctx)
+    assert steps == [
+        "incident: opened emergency triage",
+        "notify team: 🚨 emergency on local: demo (production)",
+        "incident: notified the team",
+        "incident: restart the app: cancelled",
+        "incident: left emergency triage",
+    ]
+    assert [e for e in ui_ctx.journal.events() if e.kind == "action"] == []
+
+
+async def test_read_only_disables_rescues(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, read_only=True, connect_on_start=False, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_emergency(app, pilot)
+        for key in ("r", "b", "1", "plus", "n"):
+            await pilot.press(key)
+        await pilot.pause(0.2)
+        assert app.screen is screen
+        assert screen.check_action("rollback", ()) is None
+        assert len(screen.incident.steps) == 1
+
+
+def test_emergency_snapshot(snap_compare, ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
+
+    async def run_before(pilot) -> None:
+        await open_emergency(app, pilot)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
