@@ -19,6 +19,7 @@ from tui.core.metrics_service import MonitorService
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
+from widgets.host_chart import seen_by_user
 from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
 from widgets.timeline import Timeline
@@ -44,6 +45,7 @@ class DashboardScreen(Screen[None]):
         super().__init__(id="dashboard")
         self.poll_processes = poll_processes
         self.monitor: MonitorService | None = None
+        self._monitor_stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -100,14 +102,28 @@ class DashboardScreen(Screen[None]):
         await self._service().run()
 
     def on_monitor_updated(self, message: MonitorUpdated) -> None:
-        view = self._service().views.get(message.host)
+        # Under another screen, a redraw here makes Textual repaint the WHOLE top screen (the
+        # screen below the top one counts as a background screen): ~60 ms a second on the
+        # monitor. So wait, and catch up on resume.
+        if not seen_by_user(self):
+            self._monitor_stale.add(message.host)
+            return
+        self._show_monitor_host(message.host)
+
+    def on_screen_resume(self) -> None:
+        for host in sorted(self._monitor_stale):
+            self._show_monitor_host(host)
+        self._monitor_stale.clear()
+
+    def _show_monitor_host(self, host: str) -> None:
+        view = self._service().views.get(host)
         if view is None:
             return
         table = self.query_one(ProcessTable)
         if view.processes:
-            table.show_host(message.host, view.processes, samples=view.samples)
+            table.show_host(host, view.processes, samples=view.samples)
         elif view.note:
-            table.show_note(message.host, view.note)
+            table.show_note(host, view.note)
 
     # Keys 1-5 and R work from here too: they open the deploy screen and act there.
     def action_open_deploy(self) -> None:
