@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -26,6 +27,7 @@ from tui.core.workflow import Outcome, Workflow, WorkflowError, mark_interrupted
 from tui.core.workflow_steps import Commander
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # pm2 colours its output
 
 
 # -- registration ------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ class Printer:
 
     def output(self, host: str, line: str) -> None:
         if not self.as_json:
-            print(f"    {host}| {line}", flush=True)
+            print(f"    {host}| {_ANSI.sub('', line)}", flush=True)
 
     def result(self, outcome: str, message: str, **extra: Any) -> None:
         if self.as_json:
@@ -239,6 +241,7 @@ def run_status(args: argparse.Namespace) -> int:
         report: dict[str, Any] = {
             "app": app.name,
             "host": ctx.config.primary_host.name,
+            "layout": wf.layout.name,
             "unfinished": [d.to_json() for d in unfinished],
             "recent": [d.to_json() for d in recent],
         }

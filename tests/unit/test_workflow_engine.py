@@ -203,3 +203,24 @@ async def test_a_dead_console_leaves_an_interrupted_deployment(site) -> None:
     wf.journal = journal
     with pytest.raises(OrderError, match="interrupted during build"):
         await wf.begin()
+
+
+async def test_reload_waits_out_another_reloads_lock(site) -> None:
+    # A pm2 stand-in that refuses the first reload the way pm2 does while its lock is held.
+    flag = site["tmp"] / "refused-once"
+    site["pm2"].write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = reload ] && [ ! -e "' + str(flag) + '" ]; then\n'
+        '  touch "' + str(flag) + '"\n'
+        '  echo "[PM2][ERROR] Reload already in progress, please try again in 28 seconds" >&2\n'
+        "  exit 1\n"
+        "fi\n"
+        "echo '[]'\n"
+    )
+    wf, journal = workflow(site)
+    await wf.backup()
+    await wf._reload("deploy", (str(site["pm2"]), "reload", "eco.js"), str(site["root"]))
+    reloads = [e for e in journal.events(kinds=["command"]) if "reload" in e.argv]
+    assert [e.exit_status for e in reloads] == [1, 0]
+    assert any("another reload" in e.message for e in journal.events(kinds=["note"]))
+    await wf.close()

@@ -16,6 +16,23 @@ If nothing live was changed yet (BACKUP, BUILD, or DEPLOY before the switch) the
 then "failed" and the lock released. Once `current` was switched the deployment stays open
 (``needs_decision``): the operator rolls back or confirms with an override; ``run_to_end`` rolls
 back by itself.
+
+Driving it from the console (keys 1-5, R), from an async worker on the app's loop::
+
+    wf = Workflow.from_context(ctx, on_output=lambda host, line: ...)  # log pane
+    for dep in mark_interrupted(ctx.journal, ctx.config.app.name):     # on start
+        ...offer `await wf.resume(dep.id)` (then keys continue) or `await wf.rollback(why)`
+    await wf.backup(ref)        # 1: takes the lock, opens the deployment
+    await wf.build()            # 2
+    await wf.deploy()           # 3: switch + reload + proof of the served version
+    await wf.verify()           # 4: one `check` event per check
+    await wf.confirm(override_reason=None)   # 5: OrderError unless VERIFY passed or a reason
+    await wf.rollback(reason)   # R
+    await wf.close()            # leaving: an open deployment becomes "interrupted"
+
+``wf.step_states()`` / ``wf.next_step()`` / ``wf.needs_decision`` / ``wf.deployment`` give the
+step bar its state; every method raises OrderError (refused, nothing done), LockedError (someone
+else deploys: ``.owner``, ``.stale``) or StepFailed (journaled) — all one-line ``str()``.
 """
 
 from __future__ import annotations
