@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -158,6 +160,43 @@ async def until(cond: Any, timeout: float) -> None:
         await asyncio.sleep(0.01)
 
 
+class GcPauses:
+    """The longest garbage-collector pause (they show up as event-loop lag)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._t = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t = time.perf_counter()
+        else:
+            self.worst = max(self.worst, time.perf_counter() - self._t)
+
+
+async def bare_log_baseline(lines: list[str], batches: int) -> tuple[float, float]:
+    """Textual's Log fed with write_lines in batches of len(lines): the issue's reference."""
+    from textual.widgets import Log
+
+    class Bare(App[None]):
+        def compose(self) -> ComposeResult:
+            yield Log(max_lines=100_000)
+
+    app = Bare()
+    async with app.run_test(headless=True, size=(120, 40)) as pilot:
+        log = app.query_one(Log)
+        probe = LagProbe()
+        probe.start()
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            log.write_lines(lines)
+            await asyncio.sleep(0)
+        await pilot.pause()
+        elapsed = time.perf_counter() - t0
+        probe.stop()
+    return len(lines) * batches / elapsed, probe.max_lag * 1000
+
+
 async def bench_ingest(total: int, buffer_lines: int) -> dict[str, float]:
     chunks = make_chunks(make_lines(5000))
     store = LogStore(buffer_lines)
@@ -174,6 +213,8 @@ async def bench_ingest(total: int, buffer_lines: int) -> dict[str, float]:
         follower = HostFollower(FeedTransport(feed), store, discover)  # type: ignore[arg-type]
         probe = LagProbe()
         probe.start()
+        gc_pauses = GcPauses()
+        gc.callbacks.append(gc_pauses)
         t0 = time.perf_counter()
         task = asyncio.create_task(follower.run())
         await until(lambda: store.buffer.total >= buffer_lines, 600)
@@ -182,13 +223,16 @@ async def bench_ingest(total: int, buffer_lines: int) -> dict[str, float]:
                     600)
         elapsed = time.perf_counter() - t0
         probe.stop()
+        gc.callbacks.remove(gc_pauses)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         rss_end = rss_mb()
     lines = store.buffer.total - sum(1 for ln in store.buffer if ln[STREAM] == MARK)
     print(
         f"ingested {lines:,} lines in {elapsed:.2f}s; buffer {len(store.buffer):,}"
-        f" (dropped {store.buffer.dropped:,}); RSS at buffer full {rss_full} MB",
+        f" (dropped {store.buffer.dropped:,}); RSS at buffer full {rss_full} MB;"
+        f" worst GC pause {gc_pauses.worst * 1000:.1f} ms; load average {os.getloadavg()[0]:.2f}"
+        f" on {os.cpu_count()} CPUs",
         file=sys.stderr,
     )
     return {
@@ -295,7 +339,14 @@ def main() -> int:
     parser.add_argument("--rig", action="store_true", help="follow a remote writer on the rig")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--baseline", action="store_true",
+                        help="also time a bare Textual Log (to stderr), for this machine's speed")
     args = parser.parse_args()
+    if args.baseline:
+        lines = [ln.decode().rstrip() for ln in make_lines(1000)]
+        rate, lag = asyncio.run(bare_log_baseline(lines, args.lines // 1000))
+        print(f"bare Textual Log, write_lines x1000: {rate:,.0f} lines/s, max lag {lag:.1f} ms",
+              file=sys.stderr)
     if args.rig:
         print(json.dumps(asyncio.run(bench_rig(args.seconds, args.rate))))
     else:
