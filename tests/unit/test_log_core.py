@@ -157,3 +157,54 @@ def test_filter_replace_and_describe() -> None:
     g = f.replace(min_level=DEBUG, query="")
     assert g.hosts == {"web1"} and not g.includes and g.describe() == "host web1"
     assert LogFilter().is_empty and not f.is_empty
+
+
+# ----------------------------------------------------------------- batch classification
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        ("ERROR|Error|error", "WARN|Warn|warn", "DEBUG|Debug"),  # words: substring pre-filter
+        (r"\bERR(OR)?\b|level=error", r"^WARN", r"DEBUG\s"),  # regexes: one scan of the batch
+    ],
+)
+@pytest.mark.parametrize("stream", ["out", "err"])
+def test_batch_levels_equal_line_by_line(patterns: tuple[str, str, str], stream: str) -> None:
+    c = Classifier(*patterns)
+    texts = [
+        "INFO GET / 200", "ERROR boom", "WARN slow", "DEBUG x", "", "error: lower", "ERR short",
+        "level=error msg", "a WARN in the middle", "WARN at start", "nothing", "Error: Cap",
+        "DEBUG\tTab", "errors everywhere", "warn", "ERRORWARN", "x" * 300 + "ERROR",
+    ] * 3
+    assert c.levels(texts, stream) == [c.level(t, stream) for t in texts]
+
+
+def test_error_burst_marks_the_journal_once(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from tui.core.logs import LogHub
+
+    recorded: list[dict[str, object]] = []
+    journal = SimpleNamespace(record=lambda **kw: recorded.append(kw))
+    now = [1000.0]
+    config = SimpleNamespace(
+        app=SimpleNamespace(name="demo", pm2_bin="pm2", pm2_home="", backend="pm2"),
+        logs=SimpleNamespace(initial_lines=10),
+    )
+    store = LogStore(1000, clock=lambda: now[0])
+    hub = LogHub(config, [], journal=journal, store=store, burst_per_minute=10)
+    for _ in range(3):
+        store.add_lines("web1", "demo/0", "err", [f"e{i}" for i in range(5)])
+        now[0] += 1.5
+    assert len(recorded) == 1
+    assert recorded[0]["kind"] == "alarm" and recorded[0]["host"] == "web1"
+    assert "error burst" in str(recorded[0]["message"])
+    # Quiet for a while (re-arms), then a new burst marks it again.
+    now[0] += 120
+    store.add_lines("web1", "demo/0", "out", ["fine"])
+    for _ in range(3):
+        store.add_lines("web1", "demo/0", "err", [f"e{i}" for i in range(5)])
+        now[0] += 1.5
+    assert len(recorded) == 2
+    assert hub.followers == {}
