@@ -190,3 +190,24 @@ def test_sigkill_during_build_then_resume(app: OwnApp, tmp_path: Path) -> None:
     j = Journal(journal)
     assert j.deployments(app.name)[0].state == "succeeded"
     j.close()
+
+
+def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path: Path) -> None:
+    """The generated rig config as is: default reload command, the rig's `demo` app, and the
+    database hook (enabled there) noting that database backups come later."""
+    rig, journal = fresh_app, tmp_path / "j.sqlite3"
+    done = shipdeck("deploy", "--headless", "--yes", config=rig.config, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert served_version(rig.app_url + "/api/status") == "1.1.0"
+    reloads = [e for e in journal_events(journal, kinds=["command"]) if "reload" in e.argv]
+    assert reloads[0].argv == (
+        str(rig.pm2),
+        "reload",
+        f"{rig.app_root}/current/ecosystem.config.js",
+        "--update-env",
+    )
+    notes = [e.message for e in journal_events(journal, kinds=["note"])]
+    assert "database backup not available yet" in notes
+    back = shipdeck("rollback", "--headless", "--yes", config=rig.config, journal=journal)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert served_version(rig.app_url + "/api/status") == "1.0.0"

@@ -315,8 +315,13 @@ class Workflow:
             self.deployment = None
             await self._release_lock()
             raise
-        except (WorkflowError, TransportError, Pm2Error, OSError, ValueError) as err:
+        except Exception as err:
+            # Expected failures (commands, transport, pm2) and bugs alike end as a journaled
+            # step.fail, so the caller's failure handling (lock, markers, rollback) always runs.
+            known = (WorkflowError, TransportError, Pm2Error, OSError, ValueError)
             message = str(err) if isinstance(err, WorkflowError) else _one_line(err)
+            if not isinstance(err, known):
+                message = f"internal error ({type(err).__name__}): {message}"
             self._record(
                 "step.fail", step, f"{step.upper()} failed: {message}",
                 duration=round(time.monotonic() - t0, 3),
