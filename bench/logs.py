@@ -303,8 +303,11 @@ async def bench_rig(seconds: float, rate: int) -> dict[str, Any]:
         follower = HostFollower(follow_t, store, discover, initial_lines=0)
         task = asyncio.create_task(follower.run())
         await until(lambda: follower.state == "following", 30)
+        await write_t.connect()  # the SSH handshake is not what we measure
         probe = LagProbe()
         probe.start()
+        gc_pauses = GcPauses()
+        gc.callbacks.append(gc_pauses)
         t0 = time.perf_counter()
         result = await write_t.run(
             ["node", "-e", WRITER_JS, path, str(rate), str(seconds)], timeout=seconds + 60
@@ -314,8 +317,11 @@ async def bench_rig(seconds: float, rate: int) -> dict[str, Any]:
             await until(lambda: seen["count"] >= written and pane.written >= written, 60)
         elapsed = time.perf_counter() - t0
         probe.stop()
+        gc.callbacks.remove(gc_pauses)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    print(f"worst GC pause {gc_pauses.worst * 1000:.1f} ms; load average"
+          f" {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", file=sys.stderr)
     await write_t.run(["rm", "-f", path], timeout=30)
     await follow_t.close()
     await write_t.close()

@@ -359,8 +359,8 @@ class LogsPane(Vertical):
     def follow_hosts(self) -> None:
         """Start following every host's logs into the shared store (once per app)."""
         hub = log_hub(self.app)
-        if not getattr(hub, "running", False):
-            hub.running = True  # type: ignore[attr-defined]
+        if not hub.running:
+            hub.running = True
             self._follow(hub)
 
     @work(group="logs-follow", exclusive=True, exit_on_error=False)
@@ -368,7 +368,7 @@ class LogsPane(Vertical):
         try:
             await hub.run()
         finally:
-            hub.running = False  # type: ignore[attr-defined]
+            hub.running = False
 
     def add_lines(self, lines: Iterable[str]) -> None:
         """Plain lines from shipdeck itself (e.g. command output), through the same store."""

@@ -378,6 +378,7 @@ class LogHub:
         self.store = store or LogStore.from_config(config)
         self.journal = journal
         self.burst_per_minute = burst_per_minute
+        self.running = False  # set by whoever runs run(), so a second view does not start it again
         self._bursting: set[str] = set()
         self._last_burst_check = 0.0
         app = config.app
