@@ -284,6 +284,8 @@ class LogsPane(Vertical):
                 tooltip="Cycle the process filter: all processes, then each process"),
         Binding("x", "clear_filters", "Clear", id="logs.clear", show=False,
                 tooltip="Clear level, host, process and regex filters and the search"),
+        Binding("escape", "close_prompt", "Close prompt", id="logs.close_prompt", show=False,
+                tooltip="Close the search/filter prompt without applying it"),
     ]  # fmt: skip
 
     class Changed(Message):
@@ -615,7 +617,13 @@ class LogsPane(Vertical):
         if ok:
             self._close_input()
 
-    def key_escape(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Escape belongs to the prompt only while it is open; otherwise the screen's Back.
+        if action == "close_prompt":
+            return bool(self._prompt_mode)
+        return True
+
+    def action_close_prompt(self) -> None:
         if self._prompt_mode:
             self._close_input()
 

@@ -225,3 +225,16 @@ def test_snapshot_errors_only(snap_compare, ui_ctx: AppContext) -> None:
 
 def test_snapshot_search_highlight(snap_compare, ui_ctx: AppContext) -> None:
     assert _snapshot(snap_compare, ui_ctx, ("slash", *"items/4", "enter"))
+
+
+async def test_escape_closes_the_prompt_then_leaves_the_screen(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        await pilot.press("slash", "a")
+        assert pane._prompt_mode == "search"
+        await pilot.press("escape")
+        assert pane._prompt_mode == "" and isinstance(app.screen, LogsScreen)
+        assert pane.search_text == ""
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, LogsScreen), pilot)
