@@ -43,7 +43,7 @@ import json
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,6 +85,7 @@ __all__ = [
     "STEPS",
     "LockedError",
     "OrderError",
+    "Outcome",
     "StepFailed",
     "Workflow",
     "WorkflowError",
@@ -236,8 +237,6 @@ class Workflow:
         owner = self.lock.owner
         if owner is None or self.deployment is None:
             return
-        from dataclasses import asdict, replace
-
         self.lock.owner = replace(owner, deployment_id=self.deployment.id)
         await self.cmd.run(
             ["tee", self.lock.owner_file], step="lock", quiet=True,
