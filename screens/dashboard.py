@@ -119,11 +119,7 @@ class DashboardScreen(Screen[None]):
         view = self._service().views.get(host)
         if view is None:
             return
-        table = self.query_one(ProcessTable)
-        if view.processes:
-            table.show_host(host, view.processes, samples=view.samples)
-        elif view.note:
-            table.show_note(host, view.note)
+        self.query_one(ProcessTable).show_view(view)
 
     # Keys 1-5 and R work from here too: they open the deploy screen and act there.
     def action_open_deploy(self) -> None:

@@ -147,11 +147,7 @@ class EmergencyScreen(Screen[None]):
         view = self.service.views.get(self.host)
         if view is None:
             return
-        table = self.query_one(ProcessTable)
-        if view.processes:
-            table.show_host(self.host, view.processes, now=self.clock(), samples=view.samples)
-        elif view.note:
-            table.show_note(self.host, view.note)
+        self.query_one(ProcessTable).show_view(view, now=self.clock())
 
     def _render_steps(self) -> None:
         lines = self.incident.timeline() if self.incident else []

@@ -204,11 +204,7 @@ class MonitorScreen(Screen[None]):
         view = self.service.views.get(host)
         if view is None:
             return
-        table = self.query_one(ProcessTable)
-        if view.processes:
-            table.show_host(host, view.processes, now=self.clock(), samples=view.samples)
-        elif view.note:
-            table.show_note(host, view.note)
+        self.query_one(ProcessTable).show_view(view, now=self.clock())
         lines = [host_line(v) for v in self.service.views.values()]
         self.query_one("#monitor-hosts", Static).update("\n".join(lines), layout=False)
         if host == self._chart_host():
@@ -293,7 +289,9 @@ class MonitorScreen(Screen[None]):
         count = await self.app.push_screen_wait(
             ScalePrompt("Scale the app to how many instances?", self._instances(target[0]))
         )
-        if count is not None:
+        if count == self._instances(target[0]):
+            self.notify(f"already {count} instance(s): nothing to do")
+        elif count is not None:
             self._do("scale", count)
 
     def action_save(self) -> None:

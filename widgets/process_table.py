@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tui.core.metrics import ProcSample
+from tui.core.metrics_service import HostView
 from tui.core.pm2 import Pm2Process
 
 STATUS_STYLE = {
@@ -123,6 +124,18 @@ class ProcessTable(DataTable):
                 changed_sort_value = True
         if changed_sort_value and self.sort_column:
             self._apply_sort()
+
+    def show_view(self, view: HostView, now: float | None = None) -> None:
+        """A host as the monitor service sees it: its processes, or why there are none.
+
+        A host that dropped shows "disconnected since T" instead of rows that look live.
+        """
+        if view.jlist_at == 0 and view.disconnected_since is None:
+            return  # the first process list has not arrived yet
+        if view.disconnected_since is not None or not view.processes:
+            self.show_note(view.name, view.note or "no pm2 processes")
+        else:
+            self.show_host(view.name, view.processes, now=now, samples=view.samples)
 
     def show_note(self, host: str, note: str) -> None:
         """A host whose process list can't be read: say why instead of showing stale rows."""

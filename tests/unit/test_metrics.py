@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -119,24 +121,36 @@ def test_downsample_keeps_spikes_and_history_is_bounded() -> None:
     assert history.points.maxlen == 60
 
 
-async def test_the_loop_runs_for_real_and_samples_our_own_pid() -> None:
-    """The same bash loop the SSH hosts run, here through LocalTransport: real /proc, real df."""
-    parser, deltas = SampleParser(), DeltaComputer()
-    argv = sampler_argv((os.getpid(), 2**22 + 7), 0.2, 2, ("/",), "/nonexistent")
-    samples = []
-    async with asyncio.timeout(15):
-        async with LocalTransport().stream(argv) as lines:
-            async for kind, line in lines:
-                assert kind == "stdout", line
-                raw = parser.feed(line)
-                if raw is not None:
-                    samples.append(deltas(raw, parser.header))
-                    if len(samples) == 3:
-                        break
+async def test_the_loop_runs_for_real_and_samples_our_own_pid(tmp_path: Path) -> None:
+    """The same bash loop the SSH hosts run, here through LocalTransport: real /proc, real df.
+
+    This test process plays the pm2 daemon (its pid in pm2.pid, written without a newline as
+    pm2 does) with one child, which the loop must find and sample without being told its pid.
+    """
+    (tmp_path / "pm2.pid").write_text(str(os.getpid()))
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        parser, deltas = SampleParser(), DeltaComputer()
+        argv = sampler_argv((os.getpid(), 2**22 + 7), 0.2, 2, ("/",), str(tmp_path))
+        samples = []
+        async with asyncio.timeout(15):
+            async with LocalTransport().stream(argv) as lines:
+                async for kind, line in lines:
+                    assert kind == "stdout", line
+                    raw = parser.feed(line)
+                    if raw is not None:
+                        samples.append(deltas(raw, parser.header))
+                        if len(samples) == 3:
+                            break
+    finally:
+        child.kill()
+        child.wait()
     assert parser.header.ncpu >= 1 and parser.header.clk_tck > 0
     last = samples[-1]
     assert os.getpid() in last.procs and last.procs[os.getpid()].rss_bytes > 1_000_000
     assert last.gone == (2**22 + 7,)
+    assert last.daemon is not None and last.daemon[0] == os.getpid()
+    assert child.pid in last.daemon[1:] and child.pid in last.procs
     assert last.host.mem_total > 0 and last.host.disks and last.host.disks[0].size_kb > 0
 
 

@@ -7,7 +7,9 @@ idle pipe instead of ``sleep``. It spawns exactly one process outside of that: `
 sample. The pids to watch are its arguments; the caller restarts the loop when they change.
 It also prints the pm2 daemon's pid and its child pids (``/proc/GOD/task/GOD/children``): pm2
 starts, stops and restarts workers as the daemon's children, so a change there is the event that
-makes a fresh ``pm2 jlist`` worth its cost — no polling of jlist at 1 Hz needed to notice.
+makes a fresh ``pm2 jlist`` worth its cost — no polling of jlist at 1 Hz needed to notice. And
+every child of the daemon is sampled too, so a new worker has figures before jlist names it and
+the loop need not be restarted when pids change.
 
 Output, one block per sample, each line tagged by its first word::
 
@@ -51,9 +53,10 @@ while :; do
   done < /proc/meminfo
   read -r l < /proc/loadavg
   god= kids=
-  { read -r god < "$home/pm2.pid" && read -r kids < "/proc/$god/task/$god/children"; } 2>/dev/null
+  # (read's status is 1 at EOF even when it read a line: these files have no final newline)
+  { read -r god < "$home/pm2.pid"; [[ $god ]] && read -r kids < "/proc/$god/task/$god/children"; } 2>/dev/null
   out="T $up"$'\n'"C $c"$'\n'"M$m"$'\n'"L $l"$'\n'"K $god $kids"
-  for p in "${pids[@]}"; do
+  for p in "${pids[@]}" $kids; do
     if { read -r q < "/proc/$p/statm" && read -r s < "/proc/$p/stat"; } 2>/dev/null; then
       out+=$'\n'"P $p $q|$s"
     else

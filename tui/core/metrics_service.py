@@ -83,6 +83,7 @@ class HostMonitor:
         self._restarts: dict[int, int] = {}  # pm_id -> restarts seen, to notice crashes
         self._daemon: tuple[int, ...] | None = None  # last (daemon pid, *children) seen
         self._gone: tuple[int, ...] = ()  # vanished pids already acted on
+        self._settle: asyncio.TimerHandle | None = None
 
     @property
     def local(self) -> bool:
@@ -138,7 +139,9 @@ class HostMonitor:
         pids = tuple(sorted(p.pid for p in procs if p.pid > 0 and p.status == "online"))
         if pids != self._pids:
             self._pids = pids
-            self._pids_changed.set()
+            # The loop samples every child of the daemon it watches: no restart needed then.
+            if not self._daemon or not set(pids) <= set(self._daemon[1:]):
+                self._pids_changed.set()
         self.on_change(self.view)
 
     def _note_restarts(self, procs: tuple[Pm2Process, ...]) -> None:
@@ -170,17 +173,24 @@ class HostMonitor:
     # ------------------------------------------------------------------ samples
 
     def _apply(self, sample: Sample) -> None:
+        # Only the app's processes (the daemon may run others); a pid jlist has not named yet
+        # has no row to show it in anyway.
+        wanted = set(self._pids)
+        procs = {pid: p for pid, p in sample.procs.items() if pid in wanted}
         self.view.host = sample.host
-        self.view.samples = sample.procs
+        self.view.samples = procs
         assert self.view.history is not None
-        self.view.history.add(sample)
+        self.view.history.add(replace(sample, procs=procs))
         daemon, self._daemon = self._daemon, sample.daemon
         new_gone = sample.gone and sample.gone != self._gone
         self._gone = sample.gone
         if new_gone or (daemon is not None and sample.daemon != daemon):
             # A worker died or the daemon's children changed (start, stop, scale, restart,
-            # crash): learn the new process list once pm2 had a moment to settle.
-            asyncio.get_running_loop().call_later(GONE_GRACE_S, self._kick.set)
+            # crash): learn the new process list once pm2 settled. A reload replaces workers
+            # one by one over seconds; each change pushes the jlist back (one jlist, not five).
+            if self._settle is not None:
+                self._settle.cancel()
+            self._settle = asyncio.get_running_loop().call_later(GONE_GRACE_S, self._kick.set)
         self.on_change(self.view)
 
     async def _sample_local(self) -> None:
