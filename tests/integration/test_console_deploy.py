@@ -1,0 +1,72 @@
+"""Keys 1-5 and R in the console drive the real workflow against the rig over SSH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.rigenv import RigEnv
+from tests.ui.test_dashboard import wait_for
+from tui.app import ShipdeckApp
+from tui.context import open_context
+from widgets.confirm_modal import ConfirmModal
+from widgets.step_bar import StepBar
+
+STEP_TIMEOUT = 180.0
+
+
+def served_version(rig: RigEnv) -> str:
+    return httpx.get(f"{rig.app_url}/api/status", timeout=5).json()["version"]
+
+
+async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: Path) -> None:
+    rig = fresh_app
+    assert served_version(rig) == "1.0.0"
+    ctx = open_context(str(rig.config), str(tmp_path / "journal.sqlite3"))
+    app = ShipdeckApp(ctx, poll_processes=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            def states() -> dict[str, str]:
+                deps = ctx.journal.deployments("demo", limit=1)
+                return ctx.journal.step_states(deps[0].id) if deps else {}
+
+            await pilot.press("1")  # from the dashboard: opens the deploy screen, runs BACKUP
+            await wait_for(lambda: states().get("backup") == "ok", pilot, STEP_TIMEOUT)
+            assert app.screen.id == "deploy"
+            await pilot.press("2")
+            await wait_for(lambda: states().get("build") == "ok", pilot, STEP_TIMEOUT)
+            assert served_version(rig) == "1.0.0"  # built, not live yet
+
+            await pilot.press("3")  # production: a confirmation first
+            await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+            await pilot.click("#confirm")
+            await wait_for(lambda: states().get("deploy") == "ok", pilot, STEP_TIMEOUT)
+            assert served_version(rig) == "1.1.0"
+
+            await pilot.press("4")
+            await wait_for(lambda: states().get("verify") == "ok", pilot, STEP_TIMEOUT)
+            await pilot.press("5")
+            # CONFIRM's step.ok comes before retention and the end of the deployment.
+            await wait_for(
+                lambda: ctx.journal.deployments("demo", limit=1)[0].state == "succeeded",
+                pilot, STEP_TIMEOUT,
+            )  # fmt: skip
+            dep = ctx.journal.deployments("demo", limit=1)[0]
+            assert (dep.from_version, dep.to_version) == ("1.0.0", "1.1.0")
+            bar = app.screen.query_one(StepBar)
+            all_steps = ("backup", "build", "deploy", "verify", "confirm")
+            assert bar.states == dict.fromkeys(all_steps, "ok")
+
+            await pilot.press("R")  # production: type the app name
+            await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+            await pilot.press(*"demo", "enter")
+            await wait_for(
+                lambda: ctx.journal.deployments("demo", limit=1)[0].state == "rolled_back",
+                pilot, STEP_TIMEOUT,
+            )  # fmt: skip
+            await wait_for(lambda: "rolled back" in bar.status, pilot)
+            assert served_version(rig) == "1.0.0"
+    finally:
+        ctx.close()
