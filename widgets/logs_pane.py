@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -54,9 +54,12 @@ def log_hub(app: Any) -> LogHub:
 class LineFormatter:
     """A stored line -> one display line (time strings cached: a batch shares its second)."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
         self._second = -1
         self._hms = ""
+        # Secrets (config [secrets]) never reach the screen, a saved file or the clipboard.
+        # Applied here, to the few lines that are shown, not to every line at ingest.
+        self.redact = redact
 
     def hms(self, ts: float) -> str:
         second = int(ts)
@@ -68,26 +71,10 @@ class LineFormatter:
         """Width of the longest prefix in a batch (time, level, host, process, stream)."""
         return 24 + max(len(line[2]) + len(line[3]) for line in lines)
 
-    def batch(self, lines: list[Line]) -> list[str]:
-        """Many lines: the prefix is shared by a batch (same arrival, file and level)."""
-        prefixes: dict[tuple[float, str, str, str, int], str] = {}
-        out = []
-        append = out.append
-        for _seq, ts, host, process, stream, level, text in lines:
-            key = (ts, host, process, stream, level)
-            prefix = prefixes.get(key)
-            if prefix is None:
-                if stream == MARK:
-                    prefix = f"{self.hms(ts)} {_MARK_TAG} {host} "
-                else:
-                    tag = _LEVEL_TAG.get(level, "INFO ")
-                    prefix = f"{self.hms(ts)} {tag} {host} {process} {stream} │ "
-                prefixes[key] = prefix
-            append(prefix + text)
-        return out
-
     def __call__(self, line: Line) -> str:
         _seq, ts, host, process, stream, level, text = line
+        if self.redact is not None:
+            text = self.redact(text)
         if stream == MARK:
             return f"{self.hms(ts)} {_MARK_TAG} {host} {text}"
         return f"{self.hms(ts)} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ {text}"
@@ -335,8 +322,11 @@ class LogsPane(Vertical):
         if self.store is None:
             ctx = getattr(self.app, "ctx", None)
             self.store = log_hub(self.app).store if ctx is not None else LogStore()
-        if not self._host_names and getattr(self.app, "ctx", None) is not None:
-            self._host_names = [h.name for h in self.app.ctx.config.hosts]  # type: ignore[attr-defined]
+        ctx = getattr(self.app, "ctx", None)
+        if ctx is not None:
+            self._formatter.redact = ctx.redactor
+            if not self._host_names:
+                self._host_names = [h.name for h in ctx.config.hosts]
         self.store.add_listener(self._on_store_change)
         self.rebuild()
         self._install_screen()

@@ -238,3 +238,20 @@ async def test_escape_closes_the_prompt_then_leaves_the_screen(ui_ctx: AppContex
         assert pane.search_text == ""
         await pilot.press("escape")
         await wait_for(lambda: not isinstance(app.screen, LogsScreen), pilot)
+
+
+async def test_secrets_are_masked_on_screen_in_copies_and_saves(
+    ui_ctx: AppContext, tmp_path: Path
+) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        app.screen.save_dir = tmp_path  # type: ignore[attr-defined]
+        store = fixed_store(app)
+        store.add_lines("web1", "demo/0", "out", ["connecting with password=hunter2 to db"], ts=T0)
+        await settle(pane, pilot)
+        assert "hunter2" not in pane.view.lines[-1] and "***" in pane.view.lines[-1]
+        await pilot.press("c", "s")
+        assert "hunter2" not in (app.clipboard or "")
+        saved = next(tmp_path.glob("shipdeck-logs-*.log")).read_text()
+        assert "hunter2" not in saved and "connecting with" in saved
