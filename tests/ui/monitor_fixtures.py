@@ -40,6 +40,7 @@ def fixed_service(ctx: AppContext) -> MonitorService:
     service = MonitorService(ctx.pool, ctx.config, ctx.journal)
     view = service.views["local"]
     view.processes = (proc(0, 4211, restarts=2), proc(1, 4222), proc(2, 0, status="stopped"))
+    view.jlist_at = NOW
     view.samples = {
         4211: ProcSample(4211, 12.5, 61_000_000),
         4222: ProcSample(4222, 3.0, 58_000_000),
