@@ -226,3 +226,54 @@ async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> No
     assert after == ["first of the new file", "partial line", *down]
     assert shown.count("after-truncate 0") == 1
     assert store.buffer.dropped == 0
+
+
+@needs_node
+async def test_node_candidates_are_tried_in_turn(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("hello\n")
+    store = LogStore(100)
+
+    async def discover() -> list[LogSource]:
+        return [LogSource(str(log), "demo/0", "out")]
+
+    node = shutil.which("node")
+    assert node is not None
+    follower = HostFollower(LocalTransport(), store, discover,
+                            node=(str(tmp_path / "no-such-node"), node), retry_delays=(0.1,))
+    task = asyncio.create_task(follower.run())
+    try:
+        await until(lambda: "hello" in texts(store))
+        assert follower.node == node
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_no_node_at_all_is_one_readable_note(tmp_path: Path) -> None:
+    store = LogStore(100)
+
+    async def discover() -> list[LogSource]:
+        return [LogSource(str(tmp_path / "x.log"), "demo/0", "out")]
+
+    follower = HostFollower(LocalTransport(), store, discover,
+                            node=("/nonexistent/node", "/also/missing/node"), retry_delays=(5,))
+    task = asyncio.create_task(follower.run())
+    try:
+        await until(lambda: follower.state == "interrupted")
+        assert follower.note == (
+            "cannot follow logs: '/nonexistent/node' or '/also/missing/node' not found on the host"
+        )
+        assert texts(store) == []  # never followed: a state, not a gap line
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_node_candidates() -> None:
+    from tui.core.logs import node_candidates
+
+    assert node_candidates("pm2") == ("node",)
+    assert node_candidates("/home/d/.nvm/versions/node/v20/bin/pm2") == (
+        "node", "/home/d/.nvm/versions/node/v20/bin/node"
+    )

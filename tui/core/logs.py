@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import PurePosixPath
@@ -157,7 +157,7 @@ class HostFollower:
         discover: Discover,
         *,
         initial_lines: int = 200,
-        node: str = "node",
+        node: str | Sequence[str] = "node",
         retry_delays: Iterable[float] = RETRY_DELAYS,
         rediscover_s: float = 60.0,
         silence_s: float = 30.0,
@@ -167,7 +167,10 @@ class HostFollower:
         self.store = store
         self.discover = discover
         self.initial_lines = initial_lines
-        self.node = node
+        # Candidates, tried in turn while one is "not found" (exit 127): a node installed with
+        # nvm is often not on a non-interactive SSH session's PATH, but sits next to pm2.
+        self.nodes = (node,) if isinstance(node, str) else tuple(node) or ("node",)
+        self.node = self.nodes[0]
         self.retry_delays = tuple(retry_delays) or (1.0,)
         self.rediscover_s = rediscover_s
         # The program writes a heartbeat every 5 s: this much silence means the link is dead.
@@ -252,7 +255,14 @@ class HostFollower:
         status = stream.exit_status
         why = bytes(stderr).decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         if status == 127:
-            raise FollowError(f"cannot follow logs: {self.node!r} not found on the host")
+            tried = self.node
+            later = self.nodes[self.nodes.index(tried) + 1 :]
+            if later:
+                self.node = later[0]
+                return  # try the next candidate right away
+            self.node = self.nodes[0]
+            names = " or ".join(repr(n) for n in self.nodes)
+            raise FollowError(f"cannot follow logs: {names} not found on the host")
         raise FollowError(f"log follower ended (exit {status}) {why[0]}".strip())
 
     def _changed(self, discovery: asyncio.Task[list[LogSource]], sources: list[LogSource]) -> bool:
@@ -388,6 +398,7 @@ class LogHub:
                 self.store,
                 _pm2_discover(Pm2Backend(t, app.pm2_bin, app.pm2_home), app.name),
                 initial_lines=config.logs.initial_lines,
+                node=node_candidates(app.pm2_bin),
             )
             for t in transports
         }
@@ -421,6 +432,14 @@ class LogHub:
                 )
             elif rate * 2 < self.burst_per_minute:
                 self._bursting.discard(host)
+
+
+def node_candidates(pm2_bin: str) -> tuple[str, ...]:
+    """``node``, then the node next to an absolute pm2 path (nvm installs both in one bin/)."""
+    if "/" in pm2_bin:
+        sibling = str(PurePosixPath(pm2_bin).parent / "node")
+        return ("node", sibling)
+    return ("node",)
 
 
 def _pm2_discover(backend: Pm2Backend, app_name: str) -> Discover:
