@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log
 
+from tui.core.database import hooks_for
 from tui.core.journal import Event
 from tui.core.lock import LockedError
 from tui.core.transport import TransportError
@@ -96,10 +97,11 @@ class DeployScreen(Screen[None]):
     def _workflow(self) -> Workflow:
         if self.workflow is None:
             ctx = self.app.ctx  # type: ignore[attr-defined]
-            hooks = ctx.extra.get("workflow_hooks", {})
+            # BACKUP dumps the database when [database] is enabled; a rollback restores data
+            # only when the operator says so (see action_rollback).
             self.workflow = Workflow.from_context(
                 ctx, on_output=lambda host, line: self.post_message(CommandOutput(host, line)),
-                **hooks,
+                **hooks_for(ctx.config, ctx.pool, ctx.journal),
             )  # fmt: skip
         return self.workflow
 
@@ -276,19 +278,48 @@ class DeployScreen(Screen[None]):
                 require_text=config.app.name if production else "",
                 confirm_label="Roll back",
             ),
-            lambda ok: self.rollback("operator rollback from the console") if ok else None,
+            self._ask_database_too,
+        )
+
+    def _ask_database_too(self, ok: bool | None) -> None:
+        if not ok:
+            return
+        db = self.app.ctx.config.database  # type: ignore[attr-defined]
+        if not db.enabled:
+            self.rollback("operator rollback from the console")
+            return
+        self.app.push_screen(
+            ConfirmModal(
+                f"Also restore database {db.name}?",
+                f"Restore {db.name} from the dump taken at this deployment's BACKUP "
+                "(pg_restore --clean: data written since then is lost). Cancel rolls back "
+                "the code only.",
+                require_text=db.name,
+                confirm_label="Restore data too",
+            ),
+            lambda restore: self.rollback(
+                "operator rollback from the console", restore_db=bool(restore)
+            ),
         )
 
     @work(exclusive=True, group="workflow", exit_on_error=False)
-    async def rollback(self, reason: str) -> None:
+    async def rollback(self, reason: str, restore_db: bool = False) -> None:
         bar = self.query_one(StepBar)
         bar.say("ROLLBACK running ...")
+        wf = self._workflow()
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        default_hook = wf.database_rollback
+        if restore_db:
+            hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)
+            wf.database_rollback = hooks["database_rollback"]
         try:
-            outcome = await self._workflow().rollback(reason)
+            outcome = await wf.rollback(reason)
         except (OrderError, LockedError, WorkflowError, TransportError) as err:
             bar.say(f"ROLLBACK failed: {err}", error=True)
             self.refresh_steps()
             return
+        finally:
+            wf.database_rollback = default_hook
         bar.say(outcome.message)
         self.refresh_steps()
 

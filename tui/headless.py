@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from tui.context import AppContext, CliError, open_context
+from tui.core.database import hooks_for
 from tui.core.journal import Deployment, Event
 from tui.core.lock import DeployLock, LockedError, is_stale
 from tui.core.transport import TransportError
@@ -49,6 +50,11 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     rollback.add_argument("--headless", action="store_true", help="run without the console")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--reason", default="rollback requested", help="why (journaled)")
+    rollback.add_argument(
+        "--restore-db",
+        action="store_true",
+        help="also restore the database from the dump taken at BACKUP (destructive; needs --yes)",
+    )
     rollback.add_argument("--json", action="store_true", help="events as JSON lines")
     add_common(rollback)
     rollback.set_defaults(func=run_rollback)
@@ -179,7 +185,11 @@ def run_deploy(args: argparse.Namespace) -> int:
         if not args.resume:
             _confirm(args, f"Deploy {ref} of {app.name} to {ctx.config.primary_host.name}?")
         ctx.journal.add_listener(printer.event)
-        wf = Workflow.from_context(ctx, on_output=printer.output)
+        # An automatic rollback after a failed DEPLOY/VERIFY restores code only: restoring data
+        # is destructive and only ever done on an explicit `rollback --yes --restore-db`.
+        wf = Workflow.from_context(
+            ctx, on_output=printer.output, **hooks_for(ctx.config, ctx.pool, ctx.journal)
+        )
         try:
             if args.resume:
                 waiting = [d for d in mark_interrupted(ctx.journal, app.name)
@@ -209,8 +219,13 @@ def run_rollback(args: argparse.Namespace) -> int:
     async def body(ctx: AppContext, printer: Printer) -> int:
         app = ctx.config.app
         _confirm(args, f"Roll back {app.name} on {ctx.config.primary_host.name}?")
+        if args.restore_db and not args.yes:
+            raise CliError("--restore-db overwrites the database: it needs --yes as well")
+        if args.restore_db and not ctx.config.database.enabled:
+            raise CliError("--restore-db: [database] is not enabled in the config")
         ctx.journal.add_listener(printer.event)
-        wf = Workflow.from_context(ctx, on_output=printer.output)
+        hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=args.restore_db)
+        wf = Workflow.from_context(ctx, on_output=printer.output, **hooks)
         try:
             waiting = [d for d in mark_interrupted(ctx.journal, app.name)
                        if d.state == "interrupted"]  # fmt: skip

@@ -59,8 +59,18 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
             all_steps = ("backup", "build", "deploy", "verify", "confirm")
             assert bar.states == dict.fromkeys(all_steps, "ok")
 
+            # BACKUP dumped the rig's database ([database] is enabled in its config).
+            assert any("pg_dump" in " ".join(e.argv) for e in ctx.journal.events(
+                deployment_id=dep.id))
+
             await pilot.press("R")  # production: type the app name
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+            await pilot.press(*"demo", "enter")
+            # Then whether to restore the database too: type its name (also "demo").
+            def asks_about_data() -> bool:
+                return isinstance(app.screen, ConfirmModal) and "database" in app.screen.title_text
+
+            await wait_for(asks_about_data, pilot)
             await pilot.press(*"demo", "enter")
             await wait_for(
                 lambda: ctx.journal.deployments("demo", limit=1)[0].state == "rolled_back",
@@ -68,5 +78,10 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
             )  # fmt: skip
             await wait_for(lambda: "rolled back" in bar.status, pilot)
             assert served_version(rig) == "1.0.0"
+            rollback = ctx.journal.deployments("demo", limit=1)[0]
+            restored = [e for e in ctx.journal.events(deployment_id=rollback.id)
+                        if "pg_restore" in " ".join(e.argv) and "--clean" in e.argv]
+            assert restored and restored[-1].exit_status == 0
+            assert f"deploy-{dep.id}.dump" in " ".join(restored[-1].argv)
     finally:
         ctx.close()

@@ -470,7 +470,7 @@ def workflow_hooks(db: Database, *, restore_db: bool = False) -> tuple[DbHook, D
         await db.backup(int(deployment.id))
 
     async def rollback(deployment: Any) -> None:
-        path = db.dump_path(int(deployment.id))
+        path = db.dump_path(_dumped_deployment_id(db, deployment))
         if not restore_db:
             db._record(
                 step="rollback",
@@ -483,3 +483,32 @@ def workflow_hooks(db: Database, *, restore_db: bool = False) -> tuple[DbHook, D
         await db.restore(path, deployment_id=int(deployment.id))
 
     return backup, rollback
+
+
+def _dumped_deployment_id(db: Database, deployment: Any) -> int:
+    """The deployment whose BACKUP dump a rollback restores: the one being rolled back, or,
+    for a stand-alone rollback (its own journal row), the newest deployment before it that
+    reached BACKUP."""
+    data = getattr(deployment, "data", None) or {}
+    if data.get("kind") != "rollback" or db.journal is None:
+        return int(deployment.id)
+    for earlier in db.journal.deployments(deployment.app, limit=50):
+        if (
+            earlier.id < deployment.id
+            and earlier.data.get("kind") != "rollback"
+            and db.journal.step_states(earlier.id).get("backup") == "ok"
+        ):
+            return int(earlier.id)
+    return int(deployment.id)
+
+
+def hooks_for(
+    config: Config, pool: Any, journal: Any, *, restore_db: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for ``Workflow(...)``: the database hooks when [database] is enabled
+    (the console and the headless commands share this), nothing otherwise."""
+    if not config.database.enabled:
+        return {}
+    db = Database(config, pool[db_host_name(config)], journal)
+    backup, rollback = workflow_hooks(db, restore_db=restore_db)
+    return {"database_backup": backup, "database_rollback": rollback}
