@@ -445,12 +445,11 @@ class Watch:
 
     # -- running ------------------------------------------------------------------------------
 
-    async def run(self) -> WatchResult:
-        """Sample until the window ends (or, with auto-rollback, until the first alarm).
-        Cancelling the task that runs this ends the watch as "cancelled"."""
+    def start(self) -> None:
+        """Mark the start (the countdown runs from here) and journal it. ``run()`` calls this;
+        call it yourself only to drive rounds by hand with ``sample_once()``."""
         if self.state != PENDING:
             raise RuntimeError(f"this watch already ran ({self.state})")
-        self._task = asyncio.current_task()  # type: ignore[assignment]
         self.state = RUNNING
         self.started_at = self.clock()
         self._record(
@@ -461,6 +460,12 @@ class Watch:
                   "auto_rollback": self.auto_rollback, "baseline": self.baseline.to_json(),
                   "rules": self.rules.describe()},
         )  # fmt: skip
+
+    async def run(self) -> WatchResult:
+        """Sample until the window ends (or, with auto-rollback, until the first alarm).
+        Cancelling the task that runs this ends the watch as "cancelled"."""
+        self.start()
+        self._task = asyncio.current_task()  # type: ignore[assignment]
         try:
             await self._loop()
         except asyncio.CancelledError:
