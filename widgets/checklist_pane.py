@@ -1,13 +1,35 @@
-"""The pre-deploy checklist pane: the five sections with a state per item."""
+"""The pre-deploy checklist pane: the five sections with a state per item, and the gate.
+
+Keys: `c` runs every automated check (concurrently), `x` the selected one, `space` signs off the
+selected item, `enter` shows its output, `o` overrides the closed gate with a typed reason. The
+pane is a view of the journal: it follows the app's open deployment (or the pre-flight
+checklist when none is open) and reloads when the journal says something changed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Tree
 
-from tui.core.checklist import DEFAULT_ITEMS, SECTIONS, ChecklistItem, ItemKind, ItemState
+from tui.core.checklist import (
+    CHECK_STEP,
+    DEFAULT_ITEMS,
+    ChecklistItem,
+    ItemKind,
+    ItemResult,
+    ItemState,
+    sections_of,
+)
+from tui.core.checklist_gate import CHECKLIST_GATE, POLICY_GATE, GateDecision
+from tui.core.checklist_runner import ChecklistRunner
+from tui.core.checklist_state import current_deployment
+from tui.core.journal import Event
 
 _STATE_STYLE = {
     ItemState.PENDING: ("·", "grey62"),
@@ -19,6 +41,13 @@ _STATE_STYLE = {
     ItemState.SKIPPED: ("-", "grey50"),
 }
 
+# Journal events after which the pane re-reads its state (another process may have written).
+_RELOAD_KINDS = frozenset({"deploy.start", "deploy.end", "step.ok", "step.fail", "check", "note"})
+
+
+class ChecklistChanged(Message):
+    """The journal has news for the checklist (posted from the journal listener's thread)."""
+
 
 class ChecklistPane(Tree[str]):
     DEFAULT_CSS = """
@@ -28,25 +57,248 @@ class ChecklistPane(Tree[str]):
     }
     """
 
-    def __init__(
-        self, items: Iterable[ChecklistItem] = DEFAULT_ITEMS, **kwargs: object
-    ) -> None:
-        super().__init__("Pre-deploy checklist", **kwargs)  # type: ignore[arg-type]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "run_all", "Run checks", id="checklist.run_all",
+                tooltip="Run every automated checklist item (concurrently, each with a timeout)"),
+        Binding("x", "run_selected", "Run item", id="checklist.run_one",
+                tooltip="Run the selected automated item again"),
+        Binding("space", "sign_off", "Sign off", id="checklist.sign",
+                tooltip="Sign off the selected item as you (local user), with an optional note"),
+        Binding("enter", "show_detail", "Output", id="checklist.detail",
+                tooltip="Show the selected item's output, when and by whom"),
+        Binding("o", "override", "Override", id="checklist.override",
+                tooltip="Let DEPLOY through a closed gate: needs a typed reason (journaled)"),
+    ]  # fmt: skip
+
+    def __init__(self, items: Iterable[ChecklistItem] = DEFAULT_ITEMS, **kwargs: Any) -> None:
+        super().__init__("Pre-deploy checklist", **kwargs)
         self.items = tuple(items)
         self.show_root = False
+        self.runner: ChecklistRunner | None = None
+        self.decision: GateDecision | None = None
+        self._listening = False
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    @property
+    def _ctx(self) -> Any:
+        return getattr(self.app, "ctx", None)
 
     def on_mount(self) -> None:
-        self.refresh_states({})
+        ctx = self._ctx
+        if ctx is not None:
+            self._make_runner()
+            ctx.journal.add_listener(self._on_journal_event)
+            self._listening = True
+            self._attach_notifications(ctx)
+        self.refresh_states(self.runner.results if self.runner else {})
+        if self.runner is not None:
+            self.refresh_from_journal()
 
-    def refresh_states(self, states: Mapping[str, ItemState]) -> None:
+    def on_unmount(self) -> None:
+        ctx = self._ctx
+        if ctx is not None and self._listening:
+            ctx.journal.remove_listener(self._on_journal_event)
+            self._listening = False
+
+    def _attach_notifications(self, ctx: Any) -> None:
+        # The console's webhook bridge lives as long as the app; the pane is where the console
+        # first has a running loop and the config (the app shell is another engineer's file).
+        if "notify" in ctx.extra or not ctx.config.notify.webhooks:
+            return
+        from tui.core.notify import NotifyBridge
+
+        ctx.extra["notify"] = NotifyBridge.attach(ctx.config, ctx.journal)
+
+    def _make_runner(self) -> None:
+        ctx = self._ctx
+        dep = current_deployment(ctx.journal, ctx.config.app.name)
+        self.runner = ChecklistRunner(
+            ctx.config, ctx.journal, ctx.pool, deployment_id=dep.id if dep else None,
+            workdir=ctx.extra.get("checklist_workdir"), console=True, on_update=self._on_update,
+            **({"clock": ctx.extra["checklist_clock"]} if "checklist_clock" in ctx.extra else {}),
+        )  # fmt: skip
+        self.items = self.runner.items
+
+    def _on_journal_event(self, event: Event) -> None:
+        if event.kind not in _RELOAD_KINDS:
+            return
+        if event.kind in ("check", "note") and event.step not in (CHECK_STEP, "notify"):
+            return
+        self.post_message(ChecklistChanged())  # thread-safe
+
+    def on_checklist_changed(self, message: ChecklistChanged) -> None:
+        message.stop()
+        self.refresh_from_journal()
+
+    @work(exclusive=True, group="checklist-refresh", exit_on_error=False)
+    async def refresh_from_journal(self) -> None:
+        ctx = self._ctx
+        if ctx is None or self.runner is None:
+            return
+        dep = current_deployment(ctx.journal, ctx.config.app.name)
+        dep_id = dep.id if dep else None
+        if dep_id != self.runner.deployment_id and not self.runner.running:
+            self._make_runner()
+        assert self.runner is not None
+        self.runner.reload()
+        await self.runner.refresh_journal_items()
+        violations, warnings = await self.runner.policy()
+        self.decision = self.runner.decision(violations, warnings)
+        self.refresh_states(self.runner.results)
+
+    def _on_update(self, item_id: str, result: ItemResult) -> None:
+        self._relabel(item_id, result)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def _label(self, item: ChecklistItem, result: ItemResult | None) -> Text:
+        state = result.state if result is not None else ItemState.PENDING
+        glyph, style = _STATE_STYLE[state]
+        label = Text(f"{glyph} ", style=style)
+        label.append(item.label)
+        signable = item.kind == ItemKind.SIGNED or bool(result and result.signable)
+        if signable and state == ItemState.PENDING:
+            label.append("  (sign-off)", style="grey50")
+        elif result is not None and state in (ItemState.FAIL, ItemState.WARNING) and result.summary:
+            label.append(f"  {result.summary}", style=style)
+        if item.optional and state not in (ItemState.PASS, ItemState.SIGNED):
+            label.append("  optional", style="grey50 italic")
+        return label
+
+    def refresh_states(self, states: Mapping[str, ItemState | ItemResult]) -> None:
+        """Rebuild the tree; ``states`` maps item ids to results (or bare states)."""
+        cursor = self.cursor_line
         self.clear()
-        for section in SECTIONS:
+        for section in sections_of(self.items):
+            members = [i for i in self.items if i.section == section]
+            if not members:
+                continue
             node = self.root.add(Text(section, style="bold"), expand=True)
-            for item in (i for i in self.items if i.section == section):
-                state = states.get(item.id, ItemState.PENDING)
-                glyph, style = _STATE_STYLE[state]
-                label = Text(f"{glyph} ", style=style)
-                label.append(item.label)
-                if item.kind == ItemKind.SIGNED and state == ItemState.PENDING:
-                    label.append("  (sign-off)", style="grey50")
-                node.add_leaf(label, data=item.id)
+            for item in members:
+                value = states.get(item.id)
+                result = ItemResult(item.id, value) if isinstance(value, ItemState) else value
+                node.add_leaf(self._label(item, result), data=item.id)
+        if cursor >= 0:
+            self.cursor_line = cursor
+        self._show_gate()
+
+    def _relabel(self, item_id: str, result: ItemResult) -> None:
+        item = next((i for i in self.items if i.id == item_id), None)
+        if item is None:
+            return
+        for section in self.root.children:
+            for leaf in section.children:
+                if leaf.data == item_id:
+                    leaf.set_label(self._label(item, result))
+                    return
+
+    def _show_gate(self) -> None:
+        box = self.parent
+        if self.decision is None or box is None or not hasattr(box, "border_subtitle"):
+            return
+        d = self.decision
+        # The count is of checklist items only: the policy half depends on the clock, and the
+        # refusal that names it comes with DEPLOY (and in the override modal).
+        if d.open:
+            box.border_subtitle = "gate: open" + (" (overridden)" if d.overridden else "")
+        elif not d.checklist_ok:
+            box.border_subtitle = f"gate: CLOSED ({len(d.blocking)})"
+        else:
+            box.border_subtitle = "gate: CLOSED (policy)"
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _selected(self) -> ChecklistItem | None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return None
+        return next((i for i in self.items if i.id == node.data), None)
+
+    def _writable(self) -> bool:
+        if getattr(self.app, "read_only", False):
+            self.notify("read-only console: checks and sign-offs are disabled", severity="warning")
+            return False
+        if self.runner is None:
+            self.notify("no config loaded", severity="error")
+            return False
+        return True
+
+    def action_run_all(self) -> None:
+        if self._writable():
+            self.run_checks(None)
+
+    def action_run_selected(self) -> None:
+        item = self._selected()
+        if item is None or not self._writable():
+            return
+        if item.kind != ItemKind.AUTOMATED:
+            self.notify(f"{item.label}: a person signs this one (space)")
+            return
+        self.run_checks([item.id])
+
+    @work(group="checklist-run", exit_on_error=False)
+    async def run_checks(self, ids: list[str] | None) -> None:
+        assert self.runner is not None
+        await self.runner.run(ids)
+        self.refresh_from_journal()
+
+    def action_sign_off(self) -> None:
+        item = self._selected()
+        if item is None or not self._writable():
+            return
+        assert self.runner is not None
+        if not self.runner.can_sign(item.id):
+            self.notify(f"{item.label} is checked automatically (x runs it)", severity="warning")
+            return
+        result = self.runner.results.get(item.id)
+        hint = result.summary if result is not None and result.signable else ""
+        who = f"{self.runner.journal.local_user}@{self.runner.journal.jump_host}"
+
+        def signed(answer: tuple[str, str] | None) -> None:
+            if answer is not None and self.runner is not None:
+                self.runner.sign(item.id, note=answer[0], link=answer[1])
+                self.refresh_from_journal()
+
+        from widgets.signoff_modal import SignOffModal
+
+        self.app.push_screen(SignOffModal(item.label, who, hint), signed)
+
+    def action_show_detail(self) -> None:
+        item = self._selected()
+        if item is None:
+            node = self.cursor_node
+            if node is not None:
+                node.toggle()
+            return
+        from screens.checklist_detail import ChecklistDetailScreen
+
+        result = self.runner.results.get(item.id) if self.runner else None
+        line = self.runner.line(item.id) if self.runner else item.label
+        self.app.push_screen(ChecklistDetailScreen(item, result, line))
+
+    def action_override(self) -> None:
+        if not self._writable():
+            return
+        d = self.decision
+        if d is None or d.open:
+            self.notify("the gate is open: nothing to override")
+            return
+        gates = [g for g, ok in ((CHECKLIST_GATE, d.checklist_ok), (POLICY_GATE, d.policy_ok))
+                 if not ok]  # fmt: skip
+        blocking = ([] if d.checklist_ok else d.blocking) + (
+            [] if d.policy_ok else d.policy_violations
+        )
+        assert self.runner is not None
+        who = f"{self.runner.journal.local_user}@{self.runner.journal.jump_host}"
+
+        def overridden(reason: str | None) -> None:
+            if reason and self.runner is not None:
+                for gate in gates:
+                    self.runner.override(gate, reason, blocking)
+                self.notify(f"{' and '.join(gates)} gate overridden: {reason}")
+                self.refresh_from_journal()
+
+        from widgets.override_modal import OverrideModal
+
+        self.app.push_screen(OverrideModal(gates, blocking, who), overridden)
