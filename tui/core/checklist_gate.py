@@ -125,3 +125,8 @@ def carry_overrides(journal: Journal, scope: Scope) -> None:
             journal.override(scope.deployment_id, o.gate, o.reason,
                              data={**o.data, "carried_from": o.id})  # fmt: skip
             own.add((o.gate, o.reason))
+
+
+def changelog_overrides(journal: Journal, deployment_id: int) -> list[str]:
+    """The deployment's overrides as `gate: reason`, for the changelog line written on CONFIRM."""
+    return [f"{o.gate}: {o.reason}" for o in journal.overrides(deployment_id)]
