@@ -234,3 +234,19 @@ def test_snapshot_override_modal(snap_compare, ctx: AppContext) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_read_only_console_runs_and_signs_nothing(ctx: AppContext) -> None:
+    app = PaneApp(ctx)
+    app.read_only = True
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(ChecklistPane)
+        await wait_for(lambda: pane.decision is not None, pilot)
+        select(pane, "console_log")
+        await pilot.press("c", "x")
+        select(pane, "review")
+        await pilot.press("space", "o")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, (SignOffModal, OverrideModal))
+        assert ctx.journal.events(kinds=["check"]) == []
+        assert ctx.journal.sign_offs(None) == []

@@ -235,3 +235,39 @@ judge = "exit0"
     assert results["iac_plan"].summary == "1 to add, 0 to change, 1 to destroy: aws_instance.web"
     # Optional: a failing plan is a warning of the gate, not a blocker.
     assert any("Plan: FAIL" in w for w in runner.decision().warnings)
+
+
+async def test_a_check_that_hangs_fails_at_its_timeout(
+    tmp_path: Path, journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from tui.core import checklist_checks
+
+    monkeypatch.setattr(checklist_checks, "CHECK_TIMEOUT_S", 0.5)
+    path = tmp_path / "slow.toml"
+    path.write_text(f"""
+[app]
+name = "shop"
+root = "{tmp_path}"
+layout = "in-place"
+
+[[hosts]]
+name = "local"
+transport = "local"
+
+[[checklist.items]]
+id = "slow"
+label = "Slow"
+command = ["sleep", "30"]
+judge = "exit0"
+""")
+    cfg = load_config(path)
+    runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal))
+    t0 = time.monotonic()
+    # Run beside a quick one: concurrently, each bounded by its own timeout.
+    results = await runner.run(["slow", "secrets"])
+    assert time.monotonic() - t0 < 5
+    assert results["slow"].state == ItemState.FAIL
+    assert results["slow"].summary == "local: timed out after 0.5s"
+    assert results["secrets"].state == ItemState.SKIPPED

@@ -101,9 +101,10 @@ async def _run(
     argv: Sequence[str],
     *,
     cwd: str | None,
-    timeout: float = CHECK_TIMEOUT_S,
+    timeout: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Result:
+    timeout = CHECK_TIMEOUT_S if timeout is None else timeout
     try:
         return await transport.run(list(argv), cwd=cwd, timeout=timeout, env=env)
     except CommandTimeout as err:
