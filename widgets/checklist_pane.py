@@ -77,6 +77,7 @@ class ChecklistPane(Tree[str]):
         self.runner: ChecklistRunner | None = None
         self.decision: GateDecision | None = None
         self._listening = False
+        self._told: set[str] = set()
 
     # -- wiring ---------------------------------------------------------------------------------
 
@@ -146,6 +147,12 @@ class ChecklistPane(Tree[str]):
         violations, warnings = await self.runner.policy()
         self.decision = self.runner.decision(violations, warnings)
         self.refresh_states(self.runner.results)
+        # Policy warnings (commits ahead) once each; the clock-bound window violations are not
+        # toasted: they come with DEPLOY's refusal and in the override modal.
+        for warning in warnings:
+            if warning not in self._told:
+                self._told.add(warning)
+                self.notify(warning, title="deploy policy", severity="warning", timeout=10)
 
     def _on_update(self, item_id: str, result: ItemResult) -> None:
         self._relabel(item_id, result)

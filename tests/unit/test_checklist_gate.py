@@ -271,3 +271,58 @@ judge = "exit0"
     assert results["slow"].state == ItemState.FAIL
     assert results["slow"].summary == "local: timed out after 0.5s"
     assert results["secrets"].state == ItemState.SKIPPED
+
+
+async def test_migrations_listed_from_the_status_script(tmp_path: Path, journal: Journal) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "status.js").write_text(
+        "console.log('001_users      up');\nconsole.log('002_orders     pending');\n"
+        "console.log('003_refunds    pending');\n"
+    )
+    (proj / "package.json").write_text('{"scripts": {"migrate:status": "node status.js"}}')
+    cfg = config(tmp_path, '\n[steps.build]\nmigrate = "npm run migrate"\n')
+    runner = ChecklistRunner(cfg, journal, workdir=proj)
+    result = (await runner.run(["migrations"]))["migrations"]
+    assert result.state == ItemState.PASS
+    assert result.summary == "2 pending: 002_orders     pending, 003_refunds    pending"
+    # Without a status script nothing can list them: a person signs after reviewing.
+    (proj / "package.json").write_text('{"scripts": {}}')
+    result = (await runner.run(["migrations"]))["migrations"]
+    assert result.state == ItemState.PENDING and result.signable
+    runner.sign("migrations", note="reviewed 002 and 003")
+    assert runner.results["migrations"].state == ItemState.SIGNED
+
+
+async def test_commits_ahead_warning_from_the_repo_on_the_host(
+    tmp_path: Path, journal: Journal
+) -> None:
+    import subprocess
+
+    repo = tmp_path / "origin"
+
+    def git(*args: str) -> str:
+        argv = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args]
+        return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.strip()
+
+    repo.mkdir()
+    git("init", "-q", "-b", "main")
+    git("commit", "-q", "--allow-empty", "-m", "live")
+    live = git("rev-parse", "--short", "HEAD")
+    for n in range(3):
+        git("commit", "-q", "--allow-empty", "-m", f"change {n}")
+    policy = '\n[policy]\nmax_commits_ahead = 2\nno_deploy_days = []\nno_deploy_after = ""\n'
+    path = config(tmp_path, policy).source
+    path.write_text(
+        path.read_text().replace('root = "/srv/shop"', f'root = "/srv/shop"\nrepo = "{repo}"')
+    )
+    cfg = load_config(path)
+    dep = journal.start_deployment("shop", "main")
+    journal.update_deployment(dep.id, data={"from_git": f"{live} live"})
+    runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal), deployment_id=dep.id)
+    violations, warnings = await runner.policy()
+    assert violations == []
+    assert warnings == [
+        f"main is 3 commits ahead of {live} (policy.max_commits_ahead = 2): "
+        "consider smaller deploys"
+    ]
