@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -170,6 +170,14 @@ class LogView(ScrollView, can_focus=True):
         self._strips.clear()
         self.refresh()
 
+    def on_key(self, event: events.Key) -> None:
+        # Keys typed in one burst after "/" (a paste, tmux) were all sent here before the "/"
+        # binding could move the focus; handle the prompt keys in order, here.
+        pane = self.parent
+        if isinstance(pane, LogsPane) and pane.route_key(event):
+            event.stop()
+            event.prevent_default()
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
@@ -246,9 +254,6 @@ class LogsPane(Vertical):
     LogsPane > #log-input {
         display: none;
         height: 3;
-    }
-    LogsPane > #log-input.-open {
-        display: block;
     }
     """
 
@@ -589,21 +594,50 @@ class LogsPane(Vertical):
         box = self.query_one("#log-input", Input)
         self._prompt_mode = mode
         box.value, box.placeholder = value, placeholder
-        box.add_class("-open")
-        box.focus()
+        # Shown and focused now, not after a refresh: keys typed right after "/" (a paste, a
+        # fast typist, tmux) are already queued and must reach the prompt.
+        box.display = True
+        self.screen.set_focus(box)
 
     def _close_input(self) -> None:
         box = self.query_one("#log-input", Input)
-        box.remove_class("-open")
+        box.display = False
         self._prompt_mode = ""
-        self.view.focus()
+        self.screen.set_focus(self.view)
 
     @on(Input.Submitted, "#log-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        ok = self.search(event.value) if self._prompt_mode == "search" else self.apply_query(
-            event.value
-        )
+        # Enter is a binding, handled ahead of keys still queued at the Input (typed in one
+        # burst: a paste, tmux); read the value once the Input has processed them.
+        event.input.call_later(self._apply_prompt, event.input)
+
+    def route_key(self, event: events.Key) -> bool:
+        """A key that reached the view: opens the prompt or goes into it. True if used."""
+        box = self.query_one("#log-input", Input)
+        if not self._prompt_mode:
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if binding.action in ("search", "edit_filter"):
+                    getattr(self, f"action_{binding.action}")()
+                    return True
+            return False
+        if event.key == "enter":
+            self._apply_prompt(box)
+        elif event.key == "escape":
+            self._close_input()
+        elif event.key == "backspace":
+            box.action_delete_left()
+        elif event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+        else:
+            return False
+        return True
+
+    def _apply_prompt(self, box: Input) -> None:
+        if not self._prompt_mode:
+            return
+        value = box.value
+        ok = self.search(value) if self._prompt_mode == "search" else self.apply_query(value)
         if ok:
             self._close_input()
 

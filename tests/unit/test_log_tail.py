@@ -154,7 +154,7 @@ def texts(store: LogStore, stream: str | None = None, process: str | None = None
 async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> None:
     out, err, late = tmp_path / "out.log", tmp_path / "err.log", tmp_path / "late.log"
     out.write_text("".join(f"old {i}\n" for i in range(50)))
-    err.write_text("")
+    err.write_text("".join(f"old error {i}\n" for i in range(10)))
     store = LogStore(10_000)
     transport = DroppableTransport()
 
@@ -175,10 +175,15 @@ async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> No
             lambda: "old 49" in texts(store) and any("late.log" in t for t in texts(store, MARK))
         )
         assert texts(store, "out") == ["old 47", "old 48", "old 49"]
+        await until(lambda: "old error 9" in texts(store))
+        # The backlog shown on start is history: its errors do not count as a rate now.
+        assert store.rates.totals.get("local", 0) == 0
 
+        errors_before = store.rates.totals.get("local", 0)
         append(err, "crash!\n")
         await until(lambda: "crash!" in texts(store))
         assert [ln[LEVEL] for ln in store.buffer if ln[TEXT] == "crash!"] == [40]
+        assert store.rates.totals.get("local", 0) == errors_before + 1
 
         # Truncated mid-follow: every following line arrives.
         os.truncate(out, 0)

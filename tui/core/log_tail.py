@@ -3,7 +3,8 @@
 A small Node.js program (Node is on every pm2 host: pm2 is a Node program) runs on the host over
 ONE channel and follows every file of the host. It writes frames to stdout::
 
-    O idx ino off        opened file idx (inode ino), reading from byte off
+    O idx ino off [size] opened file idx (inode ino), reading from byte off; with size on the
+                         first open, when off..size is the backlog (the last N lines)
     D idx off len        followed by exactly len raw bytes of file idx, starting at byte off
     T idx                the file shrank (truncated, e.g. `pm2 flush`): reading again from 0
     G idx why            resuming: the file changed while we were away (rotated|truncated)
@@ -62,6 +63,7 @@ function open(f) {
   const st = fs.fstatSync(fd, { bigint: true });
   const size = Number(st.size);
   f.fd = fd; f.ino = String(st.ino); f.missing = false;
+  const backlog = !f.wantIno && f.first;
   if (f.wantIno) {
     if (f.ino === f.wantIno && size >= f.wantOff) f.off = f.wantOff;
     else { f.off = 0; out(`G ${f.idx} ${f.ino !== f.wantIno ? 'rotated' : 'truncated'}`); }
@@ -69,7 +71,7 @@ function open(f) {
     f.off = f.first ? tailStart(fd, size, f.lines) : 0;
   }
   f.wantIno = null; f.first = false;
-  out(`O ${f.idx} ${f.ino} ${f.off}`);
+  out(`O ${f.idx} ${f.ino} ${f.off}` + (backlog ? ` ${size}` : ''));
   return true;
 }
 async function drain(f) {

@@ -68,9 +68,19 @@ class LogStore:
             self._listeners.remove(listener)
 
     def add_lines(
-        self, host: str, process: str, stream: str, texts: list[str], ts: float | None = None
+        self,
+        host: str,
+        process: str,
+        stream: str,
+        texts: list[str],
+        ts: float | None = None,
+        *,
+        count_errors: bool = True,
     ) -> None:
-        """One batch of lines of one file (classified and time-stamped here, on arrival)."""
+        """One batch of lines of one file (classified and time-stamped here, on arrival).
+
+        ``count_errors=False`` for backlog (the last lines shown on start): old errors must not
+        look like a burst happening now."""
         if not texts:
             return
         now = self.clock() if ts is None else ts
@@ -89,7 +99,7 @@ class LogStore:
             strict=True,
         )
         self.buffer.extend(list(fields))
-        errors = levels.count(ERROR)
+        errors = levels.count(ERROR) if count_errors else 0
         if errors:
             self.rates.add(host, errors, now)
         self._changed()
@@ -125,6 +135,7 @@ class _File:
     source: LogSource
     ino: str = ""  # "" = never opened
     offset: int = -1
+    backlog_end: int = 0  # bytes before this were in the file when we first opened it
     cutter: LineCutter = field(default_factory=LineCutter)
 
     @property
@@ -278,10 +289,14 @@ class HostFollower:
             if isinstance(item, tuple):
                 idx, data = item
                 f = order[idx]
+                backlog = f.offset < f.backlog_end
                 f.offset += len(data)
                 lines = f.cutter.feed(data)
                 if lines:
-                    store.add_lines(self.host, f.source.process, f.source.stream, lines)
+                    src = f.source
+                    store.add_lines(
+                        self.host, src.process, src.stream, lines, count_errors=not backlog
+                    )
             else:
                 self._frame(item)
 
@@ -294,6 +309,8 @@ class HostFollower:
             if f.ino and ino != f.ino:
                 self._flush(f)
                 self._mark(f"{f.label}: file replaced (rotated); following the new one", INFO)
+            elif len(frame.args) > 2:
+                f.backlog_end = int(frame.args[2])  # first open: the tail shown is history
             f.ino, f.offset = ino, offset
         elif frame.kind == "T":
             self._flush(f)
