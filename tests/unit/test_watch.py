@@ -350,3 +350,40 @@ async def test_baseline_measures_when_logs_have_no_timestamps(config, tmp_path: 
     assert base.source == "sample" and base.errors_per_minute == 4.0  # 2 in 30 s
     broken = await sample_baseline(SnapshotVerifier(config, out, err, fail=True))
     assert broken.source == "none" and "pm2 not running" in broken.detail
+
+
+async def test_cancelling_the_watch_does_not_cut_its_rollback_in_half(config, journal) -> None:
+    clock = Clock()
+    verifier = ScriptedVerifier(config, lambda n: results(restarts=n - 1))
+    started, release, finished = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def rollback(reason: str) -> None:
+        started.set()
+        await release.wait()
+        finished.set()
+
+    watch = make_watch(config, journal, verifier, clock, rollback=rollback, auto_rollback=True)
+    task = asyncio.create_task(watch.run())
+    async with asyncio.timeout(5):
+        await started.wait()
+    watch.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    async with asyncio.timeout(5):
+        await finished.wait()
+    messages = [e.message for e in journal.events()]
+    assert "watch cancelled; the rollback it started goes on" in messages
+
+
+async def test_an_unexpected_error_stops_the_watch_locked(config, journal) -> None:
+    clock = Clock()
+
+    def broken(n: int) -> list[CheckResult]:
+        raise ValueError("scripted bug")
+
+    watch = make_watch(config, journal, ScriptedVerifier(config, broken), clock)
+    with pytest.raises(ValueError):
+        await watch.run()
+    assert watch.state == CANCELLED and not watch.confirm_unlocked
+    assert "watch stopped by an error: scripted bug" in [e.message for e in journal.events()]

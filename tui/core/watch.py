@@ -24,6 +24,7 @@ keeps sampling until its window ends; the operator decides (``watch.roll_back(re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import re
 import secrets
@@ -476,6 +477,13 @@ class Watch:
             if self.state == RUNNING:
                 self._finish(CANCELLED)
             raise
+        except Exception as err:
+            # A bug or a broken journal: the watch did not complete, so CONFIRM stays locked.
+            with contextlib.suppress(Exception):
+                self._record("note", f"watch stopped by an error: {one_line(err)}")
+                self._finish(CANCELLED)
+            self.state = CANCELLED
+            raise
         if self.state == RUNNING:
             self._finish(ALARMED if self.alarms else CLEAN)
         return self.result()
@@ -590,21 +598,33 @@ class Watch:
 
     async def roll_back(self, reason: str) -> WatchResult:
         """The operator's rollback from the alarm banner (after the confirm modal): journal it,
-        run the rollback, end the watch as alarmed (or cancelled if nothing had alarmed)."""
+        stop sampling (a reload mid-rollback would read as restarts and failures), run the
+        rollback. The watch ends as alarmed, or cancelled if nothing had alarmed."""
         if self.rollback is None:
             raise RuntimeError("no rollback was given to this watch")
         self._record("action", f"rollback from the watch: {reason}", data={"reason": reason})
+        self._finish(ALARMED if self.alarms else CANCELLED)
+        task = self._task
+        if task is not None and task is not asyncio.current_task() and not task.done():
+            self._stopping = True
+            task.cancel()
+            await asyncio.wait([task])
         await self._do_rollback(reason)
         return self.result()
 
     async def _do_rollback(self, reason: str) -> None:
         assert self.rollback is not None
         self._rolling_back = True
+        # Shielded: cancelling the watch (the operator left the screen) must not cut a rollback
+        # in half; it goes on and journals its own end.
+        job = asyncio.ensure_future(self.rollback(reason))
         try:
-            await self.rollback(reason)
+            await asyncio.shield(job)
             self.rolled_back = True
             self._record("note", "watch: rollback done", data={"reason": reason})
         except asyncio.CancelledError:
+            if not job.done():
+                self._record("note", "watch cancelled; the rollback it started goes on")
             raise
         except Exception as err:  # the rollback reports its own failure; say it here too
             self.rollback_error = one_line(err)
@@ -613,10 +633,6 @@ class Watch:
         finally:
             self._rolling_back = False
         self._finish(ALARMED if self.alarms else CANCELLED)
-        task = self._task
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            self._stopping = True
-            task.cancel()
 
     def _finish(self, state: str) -> None:
         if self.state not in (PENDING, RUNNING):
