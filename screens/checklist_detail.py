@@ -59,10 +59,13 @@ class ChecklistDetailScreen(Screen[None]):
         facts = [kind + (", optional" if item.optional else ", required")]
         if item.command:
             facts.append("command: " + " ".join(item.command))
+        if res is not None and res.data.get("where"):
+            facts.append(f"in {res.data['where']}")
         if res is not None and res.ts is not None:
             facts.append(f"at {datetime.fromtimestamp(res.ts):%Y-%m-%d %H:%M:%S}")
         if res is not None and res.duration is not None:
-            facts.append(f"took {res.duration:.1f}s")
+            d = res.duration
+            facts.append(f"took {d * 1000:.0f} ms" if d < 1 else f"took {d:.1f}s")
         if res is not None and res.who:
             facts.append(f"by {res.who}")
         text.append(" · ".join(facts), style="grey62")

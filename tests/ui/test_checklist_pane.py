@@ -197,9 +197,12 @@ def test_snapshot_failed_item_detail(snap_compare, ctx: AppContext) -> None:
 
     async def run_before(pilot) -> None:
         pane = await start_run(app, pilot)
-        # When and how long are real (concurrent runs vary): pin them for the picture.
+        # When, how long and where (a tmp dir) are real and vary: pin them for the picture.
         res = pane.runner.results["console_log"]
-        pane.runner.results["console_log"] = replace(res, ts=THURSDAY_10AM, duration=0.04)
+        assert res.data["where"].startswith("jump host /")
+        pane.runner.results["console_log"] = replace(
+            res, ts=THURSDAY_10AM, duration=0.04, data={**res.data, "where": "jump host ~/shop"}
+        )
         select(pane, "console_log")
         await pilot.press("enter")
         await wait_for(lambda: isinstance(app.screen, ChecklistDetailScreen), pilot)

@@ -11,6 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from tui.core.checklist import (
@@ -52,6 +53,9 @@ from tui.core.transport_errors import one_line
 IAC_ALLOW_DESTROY = False
 # Build-dependent items: running one of them runs the build too.
 _NEEDS_BUILD = frozenset({"bundle_size", "build_warnings"})
+# Items that run in the checkout (their detail says which one).
+_SITE_ITEMS = frozenset({"tests", "lint", "typescript", "console_log", "build", "bundle_size",
+                         "build_warnings", "migrations", IAC_ITEM_ID})  # fmt: skip
 
 UpdateHook = Callable[[str, ItemResult], None]
 
@@ -245,6 +249,8 @@ class ChecklistRunner:
             verdict = Verdict(ItemState.FAIL, why)
         duration = round(time.monotonic() - t0, 3)
         self.running.discard(item.id)
+        if ctx.site is not None and item.id in _SITE_ITEMS:
+            verdict = replace(verdict, data={**verdict.data, "where": ctx.site.where})
         result = self._result(item, verdict, duration)
         if item.id not in JOURNAL_ITEMS or item.custom:
             self._record(item, result, ctx)
