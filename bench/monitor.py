@@ -15,7 +15,12 @@ Three numbers, each in percent of one core over the same window (default 60 s):
 Not counted in either target figure: the pm2 daemon's own work to answer jlist (it serves the
 list over its socket), which only makes the jlist poller look cheaper than it is.
 
-    python bench/monitor.py [--config RIG_CONFIG] [--seconds 60]
+The rig's own pm2 daemon is shared with every other test (deploys, reloads, kills), and the
+monitor rightly reacts to each change with a jlist; to measure the idle cost, the bench starts
+its own pm2 daemon on the rig (as the deploy user, private PM2_HOME under /tmp) running the demo
+app in 8 cluster workers — the issue's "table of 8 processes" — and kills it afterwards.
+
+    python bench/monitor.py [--seconds 60] [--shared-daemon]
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -214,20 +220,96 @@ async def measure_jlist_poll(config_path: str, seconds: float) -> float:
     return percent(t1 - t0, elapsed)
 
 
+# Runs on the rig as the deploy user: a private pm2 daemon with the demo app in 8 workers.
+_START_APP = r"""
+set -e
+d=$1 src=$2 port=$3 pm2=$4
+mkdir -p "$d/app" "$d/pm2"
+cp "$src/server.js" "$src/package.json" "$d/app/"
+cd "$d/app"
+env -i PATH="$PATH" HOME="$HOME" PM2_HOME="$d/pm2" PORT="$port" NODE_CLUSTER_SCHED_POLICY=none \
+  "$pm2" start server.js -i 8 --name demo --wait-ready --listen-timeout 10000 >/dev/null
+"""
+_STOP_APP = r"""
+d=$1 pm2=$2
+[ -d "$d/pm2" ] && PM2_HOME="$d/pm2" "$pm2" kill >/dev/null 2>&1
+rm -rf "$d"
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class BenchApp:
+    """The demo app in 8 workers under a private pm2 daemon on the rig, and a config for it."""
+
+    def __init__(self, rig: object, config_path: str) -> None:
+        self.rig = rig
+        self.remote_dir = f"/tmp/shipdeck-bench-monitor-{os.getpid()}"
+        self.local = tempfile.TemporaryDirectory()
+        text = Path(config_path).read_text()
+        lines = [
+            f'pm2_home = "{self.remote_dir}/pm2"' if ln.startswith("pm2_home") else ln
+            for ln in text.splitlines()
+        ]
+        self.config = str(Path(self.local.name) / "shipdeck.toml")
+        Path(self.config).write_text("\n".join(lines) + "\n")
+
+    def _ssh(self, script: str, *args: str) -> str:
+        rig: Any = self.rig
+        argv = rig.ssh_command("bash", "-c", script, "bench", *args)
+        return subprocess.run(argv, check=True, timeout=120, capture_output=True, text=True).stdout
+
+    def __enter__(self) -> BenchApp:
+        from tui.core.pm2 import parse_jlist
+
+        rig: Any = self.rig
+        src = str(rig.app_root / "current")
+        self._ssh(_START_APP, self.remote_dir, src, str(_free_port()), str(rig.pm2))
+        # Measure a settled app: all 8 online (a launching one makes the monitor look again).
+        deadline = time.monotonic() + 60
+        jlist = 'PM2_HOME="$1/pm2" exec "$2" jlist'
+        while True:
+            procs = parse_jlist(self._ssh(jlist, self.remote_dir, str(rig.pm2)))
+            if len(procs) == 8 and all(p.status == "online" for p in procs):
+                return self
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the bench app did not come up: {[p.status for p in procs]}")
+            time.sleep(0.5)
+
+    def __exit__(self, *exc: object) -> None:
+        rig: Any = self.rig
+        self._ssh(_STOP_APP, self.remote_dir, str(rig.pm2))
+        self.local.cleanup()
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_main(sys.argv[2], sys.argv[3])
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=os.environ.get("SHIPDECK_RIG_CONFIG", ""))
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--shared-daemon",
+        action="store_true",
+        help="watch the rig's own (busy) pm2 daemon instead of a private 8-worker one",
+    )
     args = parser.parse_args()
-    if not args.config:
-        from tests.rigenv import load_rig_env
+    from tests.rigenv import load_rig_env
 
-        args.config = str(load_rig_env().config)
-    target, console = measure_console(args.config, args.seconds)
-    poll = asyncio.run(measure_jlist_poll(args.config, args.seconds))
+    rig = load_rig_env(os.environ.get("SHIPDECK_RIG_ENV") or "rig/.run/env.sh")
+    if args.shared_daemon:
+        target, console = measure_console(str(rig.config), args.seconds)
+        poll = asyncio.run(measure_jlist_poll(str(rig.config), args.seconds))
+    else:
+        with BenchApp(rig, str(rig.config)) as app:
+            target, console = measure_console(app.config, args.seconds)
+            poll = asyncio.run(measure_jlist_poll(app.config, args.seconds))
     print(
         json.dumps(
             {

@@ -54,7 +54,10 @@ while :; do
   read -r l < /proc/loadavg
   god= kids=
   # (read's status is 1 at EOF even when it read a line: these files have no final newline)
-  { read -r god < "$home/pm2.pid"; [[ $god ]] && read -r kids < "/proc/$god/task/$god/children"; } 2>/dev/null
+  {
+    read -r god < "$home/pm2.pid"
+    [[ $god ]] && read -r kids < "/proc/$god/task/$god/children"
+  } 2>/dev/null
   out="T $up"$'\n'"C $c"$'\n'"M$m"$'\n'"L $l"$'\n'"K $god $kids"
   for p in "${pids[@]}" $kids; do
     if { read -r q < "/proc/$p/statm" && read -r s < "/proc/$p/stat"; } 2>/dev/null; then

@@ -107,8 +107,6 @@ class HostMonitor:
         while True:
             self._kick.clear()
             wait = self.config.monitor.jlist_interval_s
-            if self._daemon:  # the loop watches the daemon: changes come as events
-                wait = max(wait, WATCHED_JLIST_INTERVAL_S)
             try:
                 procs = await self.backend.jlist_if_running()
             except Pm2NotRunning:
@@ -127,6 +125,9 @@ class HostMonitor:
                 # A process still coming up: look again soon rather than in 15 s.
                 if any(p.status not in ("online", "stopped", "errored") for p in mine):
                     wait = min(wait, 2.0)
+            if self._daemon and wait == self.config.monitor.jlist_interval_s:
+                # The loop watches the daemon's children: changes come as events.
+                wait = max(wait, WATCHED_JLIST_INTERVAL_S)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._kick.wait()
