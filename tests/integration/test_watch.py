@@ -30,7 +30,16 @@ from tui.core.config import load_config
 from tui.core.health import Verifier
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
-from tui.core.watch import ALARMED, CLEAN, AlarmRules, Watch, sample_baseline, watch_outcome
+from tui.core.watch import (
+    ALARMED,
+    CLEAN,
+    AlarmRules,
+    Watch,
+    baseline_for_workflow,
+    sample_baseline,
+    watch_for_workflow,
+    watch_outcome,
+)
 from tui.core.workflow import Workflow
 
 
@@ -183,20 +192,21 @@ async def test_auto_rollback_returns_to_the_previous_version(app: OwnApp, tmp_pa
     journal = Journal(tmp_path / "j.sqlite3")
     pool = HostPool(config, journal)
     try:
-        verifier = Verifier(config, pool.primary)
         wf = Workflow(config, journal, pool)
         await wf.backup()
         dep_id = wf.deployment_id
-        baseline = await sample_baseline(verifier, journal=journal, deployment_id=dep_id)
+        baseline = await baseline_for_workflow(wf)  # during BACKUP: v1.0.0 is live
         await wf.build()
         await wf.deploy()
         assert served_version(app.status_url) == "1.1.0"
-        restarts = {int(k): int(v) for k, v in wf.data["restarts_baseline"].items()}
         # Only the error-rate rule here: a fresh release's memory is not what this test is about.
         rules = AlarmRules(memory_growth=10.0)
-        watch = Watch(config, verifier, journal, deployment_id=dep_id, baseline=baseline,
-                      duration_s=60, interval_s=2, auto_rollback=True, rollback=wf.rollback,
-                      restarts_baseline=restarts, rules=rules)  # fmt: skip
+        watch = watch_for_workflow(wf, duration_s=60, interval_s=2, auto_rollback=True,
+                                   rules=rules)  # fmt: skip
+        assert watch.baseline == baseline and watch.rollback == wf.rollback
+        assert watch.restarts_baseline == {
+            int(k): int(v) for k, v in wf.data["restarts_baseline"].items()
+        }
         task = asyncio.create_task(watch.run())
         await wait_for(lambda: len(watch.samples) >= 1, 30, "the first sample")
         await boom(app.url, 30)  # the new release starts failing requests

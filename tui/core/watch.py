@@ -75,7 +75,9 @@ __all__ = [
     "WatchBaseline",
     "WatchResult",
     "WatchSample",
+    "baseline_for_workflow",
     "sample_baseline",
+    "watch_for_workflow",
     "watch_outcome",
 ]
 
@@ -665,3 +667,42 @@ def watch_outcome(journal: Journal, deployment_id: int) -> str | None:
         elif event.data.get("result") in (CLEAN, ALARMED, CANCELLED):
             state = str(event.data["result"])
     return state
+
+
+# ----------------------------------------------------------------------------- with the workflow
+
+
+async def baseline_for_workflow(workflow: Any, **kwargs: Any) -> WatchBaseline:
+    """Right after ``workflow.backup()`` (the old release is still live): sample the baseline,
+    journal it, and keep it in the deployment's data so a restarted console finds it."""
+    verifier = Verifier(workflow.config, workflow.transport)
+    dep_id = workflow.deployment_id
+    baseline = await sample_baseline(
+        verifier, journal=workflow.journal, deployment_id=dep_id, **kwargs
+    )
+    if dep_id is not None:
+        workflow.journal.update_deployment(dep_id, data={"watch_baseline": baseline.to_json()})
+    return baseline
+
+
+def watch_for_workflow(workflow: Any, **kwargs: Any) -> Watch:
+    """The watch of the workflow's open deployment, after DEPLOY (and VERIFY): the baseline
+    from BACKUP, restarts counted from the end of DEPLOY, and the workflow's own rollback.
+    ``kwargs`` go to ``Watch`` (on_sample, on_alarm, error_rate_source, duration_s, ...)."""
+    dep = workflow.journal.deployment(workflow.deployment_id)
+    data = dict(dep.data) if dep is not None else {}
+    raw = data.get("restarts_baseline")
+    try:
+        restarts = {int(k): int(v) for k, v in dict(raw or {}).items()} or None
+    except (TypeError, ValueError):
+        restarts = None
+    kwargs.setdefault("baseline", WatchBaseline.from_json(data.get("watch_baseline")))
+    kwargs.setdefault("restarts_baseline", restarts)
+    kwargs.setdefault("rollback", workflow.rollback)
+    return Watch(
+        workflow.config,
+        Verifier(workflow.config, workflow.transport),
+        workflow.journal,
+        deployment_id=workflow.deployment_id,
+        **kwargs,
+    )
