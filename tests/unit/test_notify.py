@@ -195,3 +195,16 @@ def test_which_journal_events_notify() -> None:
     )
     assert notification_for(ev(kind="note", step="notify")) is None
     assert notification_for(ev(kind="command", step="build")) is None
+
+
+async def test_send_within_returns_at_the_callers_bound(hooks) -> None:
+    _state, base = hooks
+    n = notifier(None, f"{base}/hang/d", timeout_s=2, retries=0)
+    t0 = time.monotonic()
+    assert await n.send_within(DEPLOY_STARTED, "rollback started", 0.2) is None
+    assert time.monotonic() - t0 < 0.6
+    assert n.pending == 1  # still trying in the background, bounded by timeout_s
+    fast = notifier(None, f"{base}/ok/e")
+    [delivery] = await fast.send_within(DEPLOY_STARTED, "x", 5)
+    assert delivery.delivered
+    await n.drain(0.1)

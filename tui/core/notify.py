@@ -223,6 +223,18 @@ class Notifier:
             log.exception("notification %s failed", event)
             return []
 
+    async def send_within(
+        self, event: str, message: str, bound_s: float, *, deployment_id: int | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> list[Delivery] | None:  # fmt: skip
+        """Send, waiting at most ``bound_s`` (the caller's bound, e.g. before a rollback): the
+        deliveries when they finished in time, else None while they go on in the background."""
+        task = self.fire(event, message, deployment_id=deployment_id, data=data)
+        if task is None:
+            return []
+        done, _ = await asyncio.wait({task}, timeout=bound_s)
+        return task.result() if done else None
+
     async def drain(self, timeout: float) -> bool:
         """Give background deliveries up to ``timeout`` seconds (at exit); True if all ended.
         Those still running are cancelled."""
