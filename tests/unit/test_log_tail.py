@@ -191,6 +191,13 @@ async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> No
         append(out, "".join(f"after-truncate {i}\n" for i in range(20)))
         await until(lambda: "after-truncate 19" in texts(store))
 
+        # Truncated and rewritten past the old offset before the next poll: still noticed.
+        with out.open("r+") as f:
+            f.truncate(0)
+            f.write("".join(f"rewritten {i:04d}\n" for i in range(100)))
+        await until(lambda: "rewritten 0099" in texts(store))
+        assert "rewritten 0000" in texts(store)
+
         # Rotated by rename: the old file is drained, then the new one followed from its start.
         out.rename(tmp_path / "out.log.1")
         append(tmp_path / "out.log.1", "last words of the old file\n")
@@ -228,6 +235,7 @@ async def test_follow_rotation_truncation_missing_and_drop(tmp_path: Path) -> No
     after = shown[shown.index("first of the new file"):]
     down = [f"while-down {i}" for i in range(100)]
     after = [t for t in after if not t.startswith(("yyyy", "[binary data:", "after junk"))]
+    assert shown.count("rewritten 0050") == 1
     assert after == ["first of the new file", "partial line", *down]
     assert shown.count("after-truncate 0") == 1
     assert store.buffer.dropped == 0

@@ -31,8 +31,19 @@ const CHUNK = 256 * 1024, POLL_MS = 50, BEAT_MS = 5000, MAX_BACK = 16 * 1024 * 1
 const buf = Buffer.allocUnsafe(CHUNK);
 const files = JSON.parse(process.argv[1]).map((s, idx) => ({
   idx, path: s.p, wantIno: s.i, wantOff: s.o, lines: s.n, fd: null, ino: null, off: 0,
-  first: true, missing: false,
+  first: true, missing: false, tail: Buffer.alloc(0),
 }));
+const NOTHING = Buffer.alloc(0);
+// A truncated file that grew past our offset between two polls still shows: the bytes just
+// before the offset are no longer the ones we read.
+function sameTail(f) {
+  const n = f.tail.length;
+  if (n === 0) return true;
+  const b = Buffer.allocUnsafe(n);
+  let r;
+  try { r = fs.readSync(f.fd, b, 0, n, f.off - n); } catch (e) { return true; }
+  return r === n && b.equals(f.tail);
+}
 process.stdout.on('error', () => process.exit(0));
 let lastOut = Date.now();
 function out(header, data) {
@@ -62,7 +73,7 @@ function open(f) {
   }
   const st = fs.fstatSync(fd, { bigint: true });
   const size = Number(st.size);
-  f.fd = fd; f.ino = String(st.ino); f.missing = false;
+  f.fd = fd; f.ino = String(st.ino); f.missing = false; f.tail = NOTHING;
   const backlog = !f.wantIno && f.first;
   if (f.wantIno) {
     if (f.ino === f.wantIno && size >= f.wantOff) f.off = f.wantOff;
@@ -81,12 +92,16 @@ async function drain(f) {
     if (n <= 0) return;
     const ok = out(`D ${f.idx} ${f.off} ${n}`, buf.subarray(0, n));
     f.off += n;
+    f.tail = Buffer.from(n >= 16 ? buf.subarray(n - 16, n)
+      : Buffer.concat([f.tail, buf.subarray(0, n)]).subarray(-16));
     if (!ok) await new Promise((resolve) => process.stdout.once('drain', resolve));
   }
 }
 async function check(f) {
   if (f.fd === null && !open(f)) return;
-  if (Number(fs.fstatSync(f.fd, { bigint: true }).size) < f.off) { f.off = 0; out(`T ${f.idx}`); }
+  if (Number(fs.fstatSync(f.fd, { bigint: true }).size) < f.off || !sameTail(f)) {
+    f.off = 0; f.tail = NOTHING; out(`T ${f.idx}`);
+  }
   await drain(f);
   let st = null;
   try { st = fs.statSync(f.path, { bigint: true }); } catch (e) { st = null; }
