@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input
 
-from tui.core.log_buffer import DEBUG, ERROR, HOST, INFO, MARK, PROCESS, TS, WARN, Line
+from tui.core.log_buffer import DEBUG, ERROR, HOST, INFO, MARK, PROCESS, TEXT, TS, WARN, Line
 from tui.core.log_filter import LogFilter
 from tui.core.logs import LogHub, LogStore
 
@@ -71,13 +71,17 @@ class LineFormatter:
         """Width of the longest prefix in a batch (time, level, host, process, stream)."""
         return 24 + max(len(line[2]) + len(line[3]) for line in lines)
 
+    def prefix(self, line: Line) -> str:
+        _seq, ts, host, process, stream, level, _text = line
+        if stream == MARK:
+            return f"{self.hms(ts)} {_MARK_TAG} {host} "
+        return f"{self.hms(ts)} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ "
+
     def __call__(self, line: Line) -> str:
-        _seq, ts, host, process, stream, level, text = line
+        text = line[TEXT]
         if self.redact is not None:
             text = self.redact(text)
-        if stream == MARK:
-            return f"{self.hms(ts)} {_MARK_TAG} {host} {text}"
-        return f"{self.hms(ts)} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ {text}"
+        return self.prefix(line) + text
 
     def full(self, line: Line) -> str:
         """With the date, for saved files."""
@@ -547,8 +551,14 @@ class LogsPane(Vertical):
         pattern = self.view.search
         if pattern is None:
             return []
-        fmt = self._formatter
-        return [y for y, line in enumerate(self.view.entries) if pattern.search(fmt(line))]
+        # Cheap first: the raw text, then the prefix; a raw hit is confirmed on the shown
+        # (redacted) line, so a search never points at a masked secret.
+        fmt, search = self._formatter, pattern.search
+        return [
+            y
+            for y, line in enumerate(self.view.entries)
+            if (search(line[TEXT]) and search(fmt(line))) or search(fmt.prefix(line))
+        ]
 
     def _jump(self, direction: int, origin: int | None = None) -> None:
         view = self.view
