@@ -387,3 +387,38 @@ async def test_an_unexpected_error_stops_the_watch_locked(config, journal) -> No
         await watch.run()
     assert watch.state == CANCELLED and not watch.confirm_unlocked
     assert "watch stopped by an error: scripted bug" in [e.message for e in journal.events()]
+
+
+class FakeWorkflow:
+    """What the helpers read of a Workflow: config, transport, journal, the open deployment."""
+
+    def __init__(self, config: Config, journal: Journal) -> None:
+        self.config = config
+        self.journal = journal
+        self.transport = LocalTransport(HostConfig(name="local", address="", transport="local"))
+        self.deployment_id = journal.start_deployment("demo", "main").id
+        self.reasons: list[str] = []
+
+    async def rollback(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+
+async def test_workflow_helpers_keep_the_baseline_in_the_deployment(
+    config, journal, monkeypatch
+) -> None:
+    from tui.core import watch as watch_module
+
+    wf = FakeWorkflow(config, journal)
+    taken = WatchBaseline(2.5, {0: 1}, {0: 40 * MB}, "timestamps", "x")
+
+    async def fake_sample(verifier: Any, **kwargs: Any) -> WatchBaseline:
+        assert kwargs["deployment_id"] == wf.deployment_id and kwargs["journal"] is journal
+        return taken
+
+    monkeypatch.setattr(watch_module, "sample_baseline", fake_sample)
+    assert await watch_module.baseline_for_workflow(wf) == taken
+    journal.update_deployment(wf.deployment_id, data={"restarts_baseline": {"0": 3, "1": 0}})
+    watch = watch_module.watch_for_workflow(wf, duration_s=5)
+    assert watch.baseline == taken and watch.restarts_baseline == {0: 3, 1: 0}
+    assert watch.rollback == wf.rollback and watch.deployment_id == wf.deployment_id
+    assert watch.duration_s == 5 and watch.interval_s == 10
