@@ -42,7 +42,7 @@ class WatchChart(PlotextPlot):
         try:
             return bool(
                 self.is_mounted
-                and self._screen_shows()
+                and self.screen_shows()
                 and self.display
                 and self.size.width > 0
                 and self.size.height > 0
@@ -50,7 +50,7 @@ class WatchChart(PlotextPlot):
         except Exception:
             return False
 
-    def _screen_shows(self) -> bool:
+    def screen_shows(self) -> bool:
         # Not Screen.is_current: Textual counts the screen right under ANY pushed screen as a
         # "background screen", opaque or not. Only screens that let it through (a modal's dimmed
         # backdrop) keep it visible.

@@ -132,7 +132,12 @@ class WatchPanel(Widget, can_focus=True):
             self._take(sample)
         self.alarms = list(self.watch.alarms)
         self.refresh_status()
-        self.set_interval(1.0, self.refresh_status)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        # The countdown only matters where it can be seen; the charts' catch-up needs the same.
+        if self.latency_chart.screen_shows():
+            self.refresh_status()
 
     # -- updates -------------------------------------------------------------------------------
 

@@ -193,3 +193,17 @@ def test_snapshot_alarm_banner(snap_compare, ui_ctx: AppContext) -> None:
         await drive(watch, clock, 14, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+async def test_a_panel_opened_mid_watch_draws_what_was_sampled(ui_ctx: AppContext) -> None:
+    watch, clock = make_watch(ui_ctx, latency_script, RATES)
+    watch.start()
+    for _ in range(4):
+        await watch.sample_once()
+        clock.now += watch.interval_s
+    app = WatchHost(watch)
+    async with app.run_test(size=SIZE) as pilot:
+        chart = app.query_one(ErrorRateChart)
+        await wait_for(lambda: chart.replots >= 1 and not chart.stale, pilot)
+        assert len(chart.points) == 4
+        assert "sample 4/91" in app.query_one(WatchPanel).status_text()
