@@ -17,11 +17,18 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log
 
+from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Event
 from tui.core.lock import LockedError
 from tui.core.transport import TransportError
-from tui.core.workflow import OrderError, Workflow, WorkflowError, mark_interrupted
+from tui.core.workflow import (
+    GateClosed,
+    OrderError,
+    Workflow,
+    WorkflowError,
+    mark_interrupted,
+)
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
 from widgets.host_bar import HostBar
@@ -205,6 +212,10 @@ class DeployScreen(Screen[None]):
                 await wf.confirm(override_reason)
             else:
                 await getattr(wf, step)()
+        except GateClosed as err:
+            bar.say(str(err), error=True)
+            self._ask_gate_override(err)
+            return
         except OrderError as err:
             if step == "confirm" and override_reason is None and wf.deployment_id is not None:
                 self._ask_override(str(err))
@@ -222,6 +233,34 @@ class DeployScreen(Screen[None]):
             return
         bar.say(f"{step.upper()} done")
         self.refresh_steps()
+
+    def _ask_gate_override(self, err: GateClosed) -> None:
+        decision = err.decision
+        lines = [*decision.policy_violations, *decision.blocking]
+        shown = "\n".join(f"• {line}" for line in lines[:8])
+        more = f"\n… and {len(lines) - 8} more" if len(lines) > 8 else ""
+        dep_id = self._workflow().deployment_id
+
+        def done(reason: str | None) -> None:
+            if not reason:
+                return
+            if decision.blocking:
+                override_gate(self._workflow().journal, dep_id, "checklist", reason,
+                              blocking=decision.blocking)  # fmt: skip
+            if decision.policy_violations:
+                override_gate(self._workflow().journal, dep_id, "policy", reason,
+                              blocking=decision.policy_violations)  # fmt: skip
+            self.run_step("deploy")  # DEPLOY was already confirmed before the gate said no
+
+        self.app.push_screen(
+            ReasonModal(
+                "DEPLOY refused by the pre-deploy gate",
+                f"{shown}{more}\n\nRun the checks (c on the dashboard) and sign off, or type "
+                "why you deploy anyway: the reason goes into the journal, the timeline and the "
+                "changelog line.",
+            ),
+            done,
+        )
 
     def _ask_override(self, why: str) -> None:
         def done(reason: str | None) -> None:

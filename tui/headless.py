@@ -20,11 +20,13 @@ from datetime import datetime
 from typing import Any
 
 from tui.context import AppContext, CliError, open_context
+from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Deployment, Event
 from tui.core.lock import DeployLock, LockedError, is_stale
+from tui.core.notify import NotifyBridge
 from tui.core.transport import TransportError
-from tui.core.workflow import Outcome, Workflow, WorkflowError, mark_interrupted
+from tui.core.workflow import GateClosed, Outcome, Workflow, WorkflowError, mark_interrupted
 from tui.core.workflow_steps import Commander
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
@@ -43,6 +45,11 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
     deploy.add_argument("--ref", help="git ref to deploy (default: the config's app.ref)")
     deploy.add_argument("--resume", action="store_true", help="continue the interrupted deployment")
     deploy.add_argument("--json", action="store_true", help="events as JSON lines")
+    deploy.add_argument(
+        "--override-gate",
+        metavar="REASON",
+        help="deploy even if the pre-deploy checklist or policy says no (the reason is journaled)",
+    )
     add_common(deploy)
     deploy.set_defaults(func=run_deploy)
 
@@ -157,6 +164,9 @@ def _with_context(
     printer = Printer(bool(getattr(args, "json", False)))
 
     async def main() -> int:
+        # Team notifications (deploy started, step failed, confirmed, rollback) follow the
+        # journal; at exit they get a bounded time to go out, never more.
+        bridge = NotifyBridge.attach(ctx.config, ctx.journal)
         try:
             return await body(ctx, printer)
         except LockedError as err:
@@ -168,6 +178,8 @@ def _with_context(
             print(f"shipdeck: {err}", file=sys.stderr)
             return EXIT_FAILED
         finally:
+            await bridge.drain(ctx.config.notify.timeout_s)
+            bridge.detach()
             await ctx.pool.close()
 
     try:
@@ -178,6 +190,8 @@ def _with_context(
 
 def run_deploy(args: argparse.Namespace) -> int:
     _need_headless(args, "deploy")
+    if args.override_gate is not None and not args.override_gate.strip():
+        raise CliError("--override-gate needs a reason (it goes into the journal and changelog)")
 
     async def body(ctx: AppContext, printer: Printer) -> int:
         app = ctx.config.app
@@ -188,8 +202,9 @@ def run_deploy(args: argparse.Namespace) -> int:
         # An automatic rollback after a failed DEPLOY/VERIFY restores code only: restoring data
         # is destructive and only ever done on an explicit `rollback --yes --restore-db`.
         wf = Workflow.from_context(
-            ctx, on_output=printer.output, **hooks_for(ctx.config, ctx.pool, ctx.journal)
-        )
+            ctx, on_output=printer.output, run_missing_checks=True,
+            **hooks_for(ctx.config, ctx.pool, ctx.journal),
+        )  # fmt: skip
         try:
             if args.resume:
                 waiting = [d for d in mark_interrupted(ctx.journal, app.name)
@@ -198,12 +213,32 @@ def run_deploy(args: argparse.Namespace) -> int:
                     raise CliError("no interrupted deployment to resume", EXIT_FAILED)
                 _confirm(args, f"Resume deployment {waiting[0].id} of {app.name}?")
                 await wf.resume(waiting[0].id)
+            if args.override_gate:
+                await _begin_with_gate_override(wf, ref, args.override_gate)
             outcome = await wf.run_to_end(None if args.resume else ref)
+        except GateClosed as err:
+            print(f"shipdeck: {err}", file=sys.stderr)
+            for line in err.decision.blocking + err.decision.policy_violations:
+                print(f"  {line}", file=sys.stderr)
+            printer.result("refused", str(err))
+            rolled = await wf.rollback("the pre-deploy gate refused DEPLOY")
+            printer.result(rolled.state, rolled.message)
+            return EXIT_FAILED
         finally:
             await wf.close()
         return _report(printer, outcome)
 
     return _with_context(args, body)
+
+
+async def _begin_with_gate_override(wf: Workflow, ref: str, reason: str) -> None:
+    """Open the deployment and record the operator's typed override of both gates, so that
+    DEPLOY goes through whatever the checklist and the policy say (journaled, and in the
+    changelog line)."""
+    if wf.deployment is None:
+        await wf.backup(ref)
+    for gate in ("checklist", "policy"):
+        override_gate(wf.journal, wf.deployment_id, gate, reason)
 
 
 def _report(printer: Printer, outcome: Outcome) -> int:

@@ -99,6 +99,16 @@ name = $(toml_str "$PG_DB")
 user = $(toml_str "$RIG_USER")
 run_on = "rig"
 backup_dir = $(toml_str "$BACKUP_DIR/db")
+
+# The rig deploys at any hour on any day (tests cannot wait for Monday morning), and the
+# demo app has no test suite, linter or TypeScript: only what BACKUP proves is required.
+# The gate's own tests put the items back.
+[policy]
+no_deploy_days = []
+no_deploy_after = ""
+
+[checklist]
+optional = ["tests", "review", "lint", "typescript", "console_log", "build", "bundle_size", "build_warnings", "env_vars", "secrets", "migrations", "feature_flags", "team_notified", "stakeholders", "support", "rollback_plan", "monitoring"]
 TOML
 }
 

@@ -21,7 +21,8 @@ from tui.core.journal import Journal
 
 def rig_config(rig: RigEnv, tmp_path: Path, checklist: str):
     path = tmp_path / "shipdeck.toml"
-    path.write_text(rig.config.read_text() + "\n[checklist]\n" + checklist)
+    # The rig's config has a [checklist] table already: add the keys to it.
+    path.write_text(rig.config.read_text().replace("[checklist]\n", "[checklist]\n" + checklist))
     return load_config(path)
 
 

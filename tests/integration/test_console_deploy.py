@@ -11,6 +11,7 @@ from tests.ui.test_dashboard import wait_for
 from tui.app import ShipdeckApp
 from tui.context import open_context
 from widgets.confirm_modal import ConfirmModal
+from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
 
 STEP_TIMEOUT = 180.0
@@ -83,5 +84,51 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
                         if "pg_restore" in " ".join(e.argv) and "--clean" in e.argv]
             assert restored and restored[-1].exit_status == 0
             assert f"deploy-{dep.id}.dump" in " ".join(restored[-1].argv)
+    finally:
+        ctx.close()
+
+
+async def test_a_closed_gate_refuses_deploy_until_a_typed_override(
+    fresh_app: RigEnv, tmp_path: Path
+) -> None:
+    import re
+
+    rig = fresh_app
+    config = tmp_path / "shipdeck.toml"
+    # Every checklist item required again (the rig's config makes most of them optional).
+    config.write_text(re.sub(r"(?m)^optional = \[.*\]$", "", rig.config.read_text()))
+    ctx = open_context(str(config), str(tmp_path / "journal.sqlite3"))
+    app = ShipdeckApp(ctx, poll_processes=False)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            def states() -> dict[str, str]:
+                deps = ctx.journal.deployments("demo", limit=1)
+                return ctx.journal.step_states(deps[0].id) if deps else {}
+
+            await pilot.press("1")
+            await wait_for(lambda: states().get("backup") == "ok", pilot, STEP_TIMEOUT)
+            await pilot.press("2")
+            await wait_for(lambda: states().get("build") == "ok", pilot, STEP_TIMEOUT)
+            await pilot.press("3")
+            await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+            await pilot.click("#confirm")
+            await wait_for(lambda: isinstance(app.screen, ReasonModal), pilot, STEP_TIMEOUT)
+            assert "Code reviewed and approved" in app.screen.what
+            assert served_version(rig) == "1.0.0"  # refused: nothing switched
+            reason = "hotfix reviewed on the incident call"
+            await pilot.press(*reason, "enter")
+            await wait_for(lambda: states().get("deploy") == "ok", pilot, STEP_TIMEOUT)
+            assert served_version(rig) == "1.1.0"
+            dep = ctx.journal.deployments("demo", limit=1)[0]
+            overrides = [(o.gate, o.reason) for o in ctx.journal.overrides(dep.id)]
+            assert ("checklist", reason) in overrides
+            await pilot.press("R")
+            await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+            await pilot.press(*"demo", "enter")
+            await wait_for(lambda: isinstance(app.screen, ConfirmModal)
+                           and "database" in app.screen.title_text, pilot)  # fmt: skip
+            await pilot.press("escape")  # code only
+            await wait_for(lambda: served_version(rig) == "1.0.0", pilot, STEP_TIMEOUT)
     finally:
         ctx.close()

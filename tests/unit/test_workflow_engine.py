@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gate import OPEN_GATE_TOML
 from tui.core.config import load_config
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
@@ -61,7 +62,7 @@ transport = "local"
 [steps.build]
 install = ["true"]
 build = {build}
-""")
+""" + OPEN_GATE_TOML)
     return path
 
 
@@ -224,3 +225,39 @@ async def test_reload_waits_out_another_reloads_lock(site) -> None:
     assert [e.exit_status for e in reloads] == [1, 0]
     assert any("another reload" in e.message for e in journal.events(kinds=["note"]))
     await wf.close()
+
+
+async def test_deploy_is_refused_by_the_gate_until_overridden(site) -> None:
+    from datetime import datetime
+
+    from tui.core.checklist_gate import override_gate
+    from tui.core.workflow import GateClosed
+
+    path = make_config(site)
+    # The same config without the test relaxations: every checklist item required.
+    path.write_text(path.read_text().replace(OPEN_GATE_TOML, ""))
+    config = load_config(path)
+    journal = Journal(":memory:")
+    tuesday_10am = datetime(2026, 11, 24, 10, 0).timestamp()
+    wf = Workflow(config, journal, HostPool(config, journal), gate_clock=lambda: tuesday_10am)
+    try:
+        await wf.backup()
+        await wf.build()
+        with pytest.raises(GateClosed) as refused:
+            await wf.deploy()
+        assert not refused.value.decision.open
+        assert any("Code reviewed" in line for line in refused.value.decision.blocking)
+        assert journal.step_states(wf.deployment_id).get("deploy") is None  # nothing switched
+        assert (site["root"] / "current").resolve().name == "20260101000000"
+        override_gate(journal, wf.deployment_id, "checklist", "hotfix, reviewed on the call",
+                      blocking=refused.value.decision.blocking)  # fmt: skip
+        dep_id = wf.deployment_id
+        # Past the gate, DEPLOY itself runs (and fails here: the stub pm2 serves nothing).
+        with pytest.raises(StepFailed, match="pm2 does not serve"):
+            await wf.deploy()
+        assert journal.step_states(dep_id)["deploy"] == "failed"
+        assert [(o.gate, o.reason) for o in journal.overrides(dep_id)] == [
+            ("checklist", "hotfix, reviewed on the call")
+        ]
+    finally:
+        await wf.close()

@@ -355,8 +355,11 @@ async def gate_for_deploy(
                              console=console)  # fmt: skip
     await runner.refresh_journal_items()
     if run_missing and pool is not None:
+        # Only items that can block: optional ones never hold a deploy up, so a headless
+        # deploy does not pay for running them.
         missing = [i for i in runner.automated()
-                   if i not in JOURNAL_ITEMS and i not in runner.results]  # fmt: skip
+                   if i not in JOURNAL_ITEMS and i not in runner.results
+                   and not runner.by_id[i].optional]  # fmt: skip
         if missing:
             await runner.run(missing)
     carry_overrides(journal, runner.scope)

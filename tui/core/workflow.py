@@ -72,6 +72,7 @@ from tui.core.workflow_steps import (
     STEPS,
     VERIFY,
     Commander,
+    GateClosed,
     OrderError,
     OutputHook,
     StepFailed,
@@ -83,6 +84,7 @@ from tui.core.workflow_verify import run_verify
 
 __all__ = [
     "STEPS",
+    "GateClosed",
     "LockedError",
     "OrderError",
     "Outcome",
@@ -131,6 +133,8 @@ class Workflow:
         on_output: OutputHook | None = None,
         database_backup: DbHook | None = None,
         database_rollback: DbHook | None = None,
+        run_missing_checks: bool = False,
+        gate_clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
         self.journal = journal
@@ -154,6 +158,10 @@ class Workflow:
         self.lock = DeployLock(
             lock_path, ssh_user=self.host.user, stale_minutes=config.policy.lock_stale_minutes
         )
+        # The pre-deploy gate: the headless deploy runs automated checklist items that have no
+        # result yet; the console leaves that to the operator (key c) and shows the gate.
+        self.run_missing_checks = run_missing_checks
+        self.gate_clock = gate_clock
         self.database_backup: DbHook = database_backup or self._no_database_backup
         self.database_rollback: DbHook = database_rollback or self._no_database_rollback
 
@@ -492,6 +500,7 @@ class Workflow:
         self._require(DEPLOY, BACKUP, BUILD)
         if not self.data.get("built"):
             raise OrderError("DEPLOY refused: the release is not fully built")
+        await self.check_gate()
         try:
             async with self._step(DEPLOY, "DEPLOY: switch and reload"):
                 await self._deploy_body()
@@ -499,6 +508,18 @@ class Workflow:
             if not self.data.get("switched"):
                 await self._failed_before_live(err)
             raise
+
+    async def check_gate(self) -> None:
+        """Refuse DEPLOY unless every required checklist item passed or was signed and no
+        deploy policy forbids it now, or an operator overrode that with a typed reason."""
+        from tui.core.checklist_runner import gate_for_deploy
+
+        decision = await gate_for_deploy(
+            self.config, self.journal, self.deployment_id, clock=self.gate_clock,
+            pool=self.pool, run_missing=self.run_missing_checks,
+        )  # fmt: skip
+        if not decision.open:
+            raise GateClosed(decision)
 
     async def _deploy_body(self) -> None:
         release_dir = self._release_dir()
@@ -595,12 +616,15 @@ class Workflow:
     async def confirm(self, override_reason: str | None = None) -> None:
         self._require(CONFIRM, DEPLOY)
         assert self.deployment is not None
-        overrides = []
+        from tui.core.checklist_gate import changelog_overrides
+
+        # Gate overrides (checklist, policy) made for this deployment go into the changelog.
+        overrides = changelog_overrides(self.journal, self.deployment.id)
         if self.step_states().get(VERIFY) != "ok":
             if not override_reason or not override_reason.strip():
                 raise OrderError("CONFIRM refused: VERIFY has not passed (override needs a reason)")
             self.journal.override(self.deployment.id, "verify", override_reason)
-            overrides.append(override_reason.strip())
+            overrides.append(f"verify: {override_reason.strip()}")
             self._record("action", CONFIRM, f"VERIFY overridden: {override_reason.strip()}")
         async with self._step(CONFIRM, "CONFIRM: mark good, write the changelog"):
             await self._confirm_body(overrides)

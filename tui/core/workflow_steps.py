@@ -38,6 +38,14 @@ class OrderError(WorkflowError):
     """A step was asked for before the steps it depends on succeeded."""
 
 
+class GateClosed(OrderError):
+    """DEPLOY refused by the pre-deploy gate (checklist or policy); ``decision`` says why."""
+
+    def __init__(self, decision: Any) -> None:
+        super().__init__(decision.message())
+        self.decision = decision
+
+
 class StepFailed(WorkflowError):
     """A step failed; the journal has a ``step.fail`` event saying why."""
 
