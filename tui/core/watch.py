@@ -9,12 +9,15 @@ health latency p50/p95 over the window. Each round is a ``check`` event and each
 the timeline are views of those. Rounds never overlap: the next one is scheduled only after the
 current one finished.
 
-    baseline = await sample_baseline(verifier)              # during BACKUP
-    watch = Watch(config, verifier, journal, deployment_id=dep.id, baseline=baseline,
-                  restarts_baseline=..., on_sample=..., on_alarm=...,
-                  rollback=workflow.rollback)               # after DEPLOY/VERIFY
+    await baseline_for_workflow(wf)                         # right after wf.backup()
+    watch = watch_for_workflow(wf, on_sample=..., on_alarm=...)   # after DEPLOY (and VERIFY)
     result = await watch.run()                              # in a worker; cancel() stops it
     if watch.confirm_unlocked: ...                          # only after a clean completion
+    # else CONFIRM needs an override: journal.override(dep_id, "watch", typed_reason)
+
+Without a Workflow: ``sample_baseline(verifier)`` and ``Watch(config, verifier, journal,
+deployment_id=..., baseline=..., restarts_baseline=..., rollback=...)``. A restarted console
+learns how a deployment's watch ended from ``watch_outcome(journal, deployment_id)``.
 
 With ``[policy] auto_rollback`` the watch calls ``rollback(reason)`` itself on the first alarm,
 journals why, and stops. Without it the alarm is reported (callback + journal) and the watch
