@@ -148,7 +148,7 @@ class LogView(ScrollView, can_focus=True):
         self._width = 0
         self.current_hit = -1
         self._strips.clear()
-        self.virtual_size = Size(0, 0)
+        self._set_virtual_size(Size(0, 0))
         self.refresh()
 
     def write(self, lines: list[Line], *, follow: bool = True) -> None:
@@ -164,11 +164,19 @@ class LogView(ScrollView, can_focus=True):
         # A width estimate (prefix + longest text); exact cell widths would cost per line.
         longest = max(map(len, [line[6] for line in lines])) + self.formatter.prefix_width(lines)
         self._width = max(self._width, longest)
-        self.virtual_size = Size(self._width, len(self._lines))
+        self._set_virtual_size(Size(self._width, len(self._lines)))
         if follow and at_end and not self.is_vertical_scrollbar_grabbed:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:
             self.refresh()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        # virtual_size is a layout=True reactive: assigning it lays out the whole screen, which
+        # at 20 writes a second cost more than the writes. Scrollbars are always shown here
+        # (overflow: scroll), so nothing else can move: update the scroll limits only.
+        if size != self.virtual_size:
+            self.set_reactive(LogView.virtual_size, size)
+            self._scroll_update(size)
 
     def restyle(self) -> None:
         self._strips.clear()
