@@ -194,7 +194,8 @@ def test_sigkill_during_build_then_resume(app: OwnApp, tmp_path: Path) -> None:
 
 def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path: Path) -> None:
     """The generated rig config as is: default reload command, the rig's `demo` app, and the
-    database hook (enabled there) noting that database backups come later."""
+    database (enabled there) dumped at BACKUP and left alone by a rollback without
+    --restore-db."""
     rig, journal = fresh_app, tmp_path / "j.sqlite3"
     done = shipdeck("deploy", "--headless", "--yes", config=rig.config, journal=journal)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -206,8 +207,11 @@ def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path:
         f"{rig.app_root}/current/ecosystem.config.js",
         "--update-env",
     )
-    notes = [e.message for e in journal_events(journal, kinds=["note"])]
-    assert "database backup not available yet" in notes
+    dumps = [e for e in journal_events(journal, kinds=["command"])
+             if e.step == "backup" and "pg_dump" in " ".join(e.argv)]  # fmt: skip
+    assert dumps and dumps[0].exit_status == 0
     back = shipdeck("rollback", "--headless", "--yes", config=rig.config, journal=journal)
     assert back.returncode == 0, back.stdout + back.stderr
     assert served_version(rig.app_url + "/api/status") == "1.0.0"
+    notes = [e.message for e in journal_events(journal, kinds=["note"])]
+    assert any("left as it is (restore not requested)" in m for m in notes)
