@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.gate import OPEN_GATE_TOML
 from tests.integration.test_workflow_support import (
     _SETUP,
     FIRST_RELEASE,
@@ -68,7 +69,8 @@ def make_own_app_with_home(rig: RigEnv, tmp: Path, home: str) -> OwnApp:
         "sh", root, str(rig.origin), "releases", name, str(port), FIRST_RELEASE,
         timeout=180)  # fmt: skip
     reload = json.dumps([*app.env_argv(), "pm2", "reload", "{ecosystem}", "--update-env"])
-    app.config.write_text(f"""
+    app.config.write_text(
+        f"""
 [app]
 name = "{name}"
 root = "{root}"
@@ -92,7 +94,9 @@ status_url = "{app.status_url}"
 
 [steps.deploy]
 reload = {reload}
-""")
+"""
+        + OPEN_GATE_TOML
+    )
     wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
     return app
 
