@@ -422,3 +422,29 @@ async def test_workflow_helpers_keep_the_baseline_in_the_deployment(
     assert watch.baseline == taken and watch.restarts_baseline == {0: 3, 1: 0}
     assert watch.rollback == wf.rollback and watch.deployment_id == wf.deployment_id
     assert watch.duration_s == 5 and watch.interval_s == 10
+
+
+async def test_confirm_gate_from_the_journal(config, journal) -> None:
+    from tui.core.watch import confirm_gate, override_watch
+
+    dep = journal.start_deployment("demo", "main")
+    gate = confirm_gate(journal, dep.id)
+    assert not gate.unlocked and "has not run" in gate.message
+    clock = Clock()
+    watch = Watch(config, ScriptedVerifier(config, lambda n: results(healthy=False)), journal,
+                  deployment_id=dep.id, baseline=BASE, clock=clock, sleep=clock.sleep,
+                  error_rate_source=lambda: 0.0)  # fmt: skip
+    await watch.run()
+    gate = confirm_gate(journal, dep.id)
+    assert (gate.unlocked, gate.outcome) == (False, ALARMED) and "raised an alarm" in gate.message
+    with pytest.raises(ValueError):
+        override_watch(journal, dep.id, "  ")
+    gate = override_watch(journal, dep.id, "alarm was the load test, checked with ops")
+    assert gate.unlocked and gate.override_reason == "alarm was the load test, checked with ops"
+    assert journal.events()[-1].kind == "action"
+    clean = journal.start_deployment("demo", "main")
+    ok = Watch(config, ScriptedVerifier(config, lambda n: results()), journal,
+               deployment_id=clean.id, baseline=BASE, clock=clock, sleep=clock.sleep,
+               error_rate_source=lambda: 0.0)  # fmt: skip
+    await ok.run()
+    assert confirm_gate(journal, clean.id).unlocked

@@ -13,7 +13,8 @@ current one finished.
     watch = watch_for_workflow(wf, on_sample=..., on_alarm=...)   # after DEPLOY (and VERIFY)
     result = await watch.run()                              # in a worker; cancel() stops it
     if watch.confirm_unlocked: ...                          # only after a clean completion
-    # else CONFIRM needs an override: journal.override(dep_id, "watch", typed_reason)
+    # else CONFIRM needs an override: override_watch(journal, dep_id, typed_reason);
+    # confirm_gate(journal, dep_id) tells the workflow either way, from the journal
 
 Without a Workflow: ``sample_baseline(verifier)`` and ``Watch(config, verifier, journal,
 deployment_id=..., baseline=..., restarts_baseline=..., rollback=...)``. A restarted console
@@ -73,12 +74,15 @@ __all__ = [
     "RUNNING",
     "Alarm",
     "AlarmRules",
+    "ConfirmGate",
     "LogErrorCounter",
     "Watch",
     "WatchBaseline",
     "WatchResult",
     "WatchSample",
     "baseline_for_workflow",
+    "confirm_gate",
+    "override_watch",
     "sample_baseline",
     "watch_for_workflow",
     "watch_outcome",
@@ -709,3 +713,49 @@ def watch_for_workflow(workflow: Any, **kwargs: Any) -> Watch:
         deployment_id=workflow.deployment_id,
         **kwargs,
     )
+
+
+WATCH_GATE = "watch"
+
+
+@dataclass(frozen=True)
+class ConfirmGate:
+    """Whether CONFIRM may go ahead as far as the watch is concerned, from the journal."""
+
+    unlocked: bool
+    outcome: str | None  # watch_outcome(): CLEAN, ALARMED, CANCELLED, RUNNING or None
+    message: str  # one line for the console and the headless printer
+    override_reason: str = ""
+
+
+def confirm_gate(journal: Journal, deployment_id: int) -> ConfirmGate:
+    """CONFIRM is unlocked by a watch that completed clean, or by an operator's override of the
+    "watch" gate with a typed reason (``override_watch``)."""
+    outcome = watch_outcome(journal, deployment_id)
+    if outcome == CLEAN:
+        return ConfirmGate(True, outcome, "the watch completed without an alarm")
+    overrides = [o for o in journal.overrides(deployment_id) if o.gate == WATCH_GATE]
+    if overrides:
+        last = overrides[-1]
+        return ConfirmGate(
+            True, outcome, f"watch overridden by {last.who}: {last.reason}", last.reason
+        )
+    why = {
+        None: "the post-deploy watch has not run",
+        RUNNING: "the post-deploy watch is still running (or its console died)",
+        ALARMED: "the post-deploy watch raised an alarm",
+        CANCELLED: "the post-deploy watch was cancelled",
+    }.get(outcome, f"the post-deploy watch is {outcome}")
+    return ConfirmGate(False, outcome, f"CONFIRM locked: {why} (override needs a typed reason)")
+
+
+def override_watch(journal: Journal, deployment_id: int, reason: str) -> ConfirmGate:
+    """The operator confirms without a clean watch: the typed reason is journaled (ValueError
+    without one)."""
+    override = journal.override(deployment_id, WATCH_GATE, reason)
+    journal.record(
+        kind="action", step=STEP, deployment_id=deployment_id,
+        message=f"watch gate overridden by {override.who}: {override.reason}",
+        data={"override": WATCH_GATE, "reason": override.reason},
+    )  # fmt: skip
+    return confirm_gate(journal, deployment_id)
