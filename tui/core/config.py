@@ -121,7 +121,8 @@ def find_config_path(
                 "file",
                 f"no config file found: no --config, ${ENV_VAR} not set, no {local}, no {user}",
                 f"pass --config FILE, set ${ENV_VAR},"
-                f" or copy config.example.toml to ./{CONFIG_NAME}",
+                f" or copy config.example.toml to ./{CONFIG_NAME};"
+                " or try `shipdeck demo` first",
             )
         ]
     )
