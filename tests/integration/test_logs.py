@@ -181,3 +181,27 @@ async def test_5000_lines_per_second_through_sshd_every_line_counted(
     numbers = [int(ln[TEXT].split(" ")[3]) for ln in store.buffer if ln[STREAM] != MARK]
     assert numbers == list(range(rate * seconds))
     assert store.buffer.dropped == 0
+
+
+async def test_pm2_flush_mid_follow_loses_no_following_line(
+    rig: RigEnv, rig_config: Config, hub: LogHub
+) -> None:
+    store = hub.store
+    app = rig_config.app
+    tag = f"/flush-{uuid.uuid4().hex[:8]}"
+    flusher = make_transport(rig_config.hosts[0])
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            for i in range(5):
+                await get(client, rig, f"{tag}/{i}")
+            await until(lambda: len(mine(store, tag)) == 5, what="lines before the flush")
+            result = await flusher.run([app.pm2_bin, "flush", app.name], timeout=60,
+                                       env={"PM2_HOME": app.pm2_home})
+            assert result.ok, result.stderr
+            for i in range(5, 25):
+                await get(client, rig, f"{tag}/{i}")
+    finally:
+        await flusher.close()
+    await until(lambda: len(mine(store, tag)) >= 25, what="all 25 request lines")
+    numbers = sorted(int(ln[TEXT].split(tag + "/")[1].split()[0]) for ln in mine(store, tag))
+    assert numbers == list(range(25))

@@ -255,3 +255,16 @@ async def test_secrets_are_masked_on_screen_in_copies_and_saves(
         assert "hunter2" not in (app.clipboard or "")
         saved = next(tmp_path.glob("shipdeck-logs-*.log")).read_text()
         assert "hunter2" not in saved and "connecting with" in saved
+
+
+async def test_dashboard_starts_following_and_says_why_nothing_comes(ui_ctx: AppContext) -> None:
+    # The fixture's host has no pm2: the follower's problem is a state in the status line,
+    # not an exception and not a fake gap line.
+    app = ShipdeckApp(ui_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.screen.query_one(LogsPane)
+        hub = log_hub(app)
+        await wait_for(lambda: hub.followers["local"].state == "interrupted", pilot)
+        assert hub.running
+        await wait_for(lambda: "local: pm2 not installed" in pane.status_text().plain, pilot)
+        assert pane.view.line_count == 0
