@@ -22,6 +22,13 @@ from tui.core.database import hooks_for
 from tui.core.journal import Event
 from tui.core.lock import LockedError
 from tui.core.transport import TransportError
+from tui.core.watch import (
+    Watch,
+    baseline_for_workflow,
+    confirm_gate,
+    override_watch,
+    watch_for_workflow,
+)
 from tui.core.workflow import (
     GateClosed,
     OrderError,
@@ -35,6 +42,7 @@ from widgets.host_bar import HostBar
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
 from widgets.timeline import Timeline
+from widgets.watch_panel import WatchPanel
 
 
 class CommandOutput(Message):
@@ -74,6 +82,7 @@ class DeployScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="deploy")
         self.workflow: Workflow | None = None
+        self.watch: Watch | None = None
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -91,6 +100,9 @@ class DeployScreen(Screen[None]):
             with Vertical(id="deploy-timeline-box", classes="pane") as box:
                 box.border_title = "This deployment"
                 yield Timeline(id="deploy-timeline")
+        with Vertical(id="watch-box", classes="pane") as box:
+            box.border_title = "Post-deploy watch"
+            box.display = False
         yield Footer()
 
     def on_mount(self) -> None:
@@ -205,13 +217,19 @@ class DeployScreen(Screen[None]):
         wf = self._workflow()
         bar = self.query_one(StepBar)
         bar.say(f"{step.upper()} running ...")
+        config = self.app.ctx.config  # type: ignore[attr-defined]
         try:
             if step == "backup":
-                await wf.backup(self.app.ctx.config.app.ref)  # type: ignore[attr-defined]
+                await wf.backup(config.app.ref)
+                await self._sample_baseline(wf)
             elif step == "confirm":
+                if not self._watch_allows_confirm():
+                    return
                 await wf.confirm(override_reason)
             else:
                 await getattr(wf, step)()
+                if step == "deploy":
+                    self.start_watch()
         except GateClosed as err:
             bar.say(str(err), error=True)
             self._ask_gate_override(err)
@@ -233,6 +251,72 @@ class DeployScreen(Screen[None]):
             return
         bar.say(f"{step.upper()} done")
         self.refresh_steps()
+
+    # -- the post-deploy watch ---------------------------------------------------------------
+
+    async def _sample_baseline(self, wf: Workflow) -> None:
+        """The pre-deploy baseline the watch compares against, taken while the old release is
+        still live. Without it the watch still runs (against its defaults), so a failure here
+        is noted, not fatal."""
+        if self._watch_minutes() <= 0:
+            return
+        try:
+            await baseline_for_workflow(wf)
+        except (WorkflowError, TransportError, OSError, ValueError) as err:
+            wf.journal.record(kind="note", step="watch", deployment_id=wf.deployment_id,
+                              message=f"watch baseline not sampled: {err}")  # fmt: skip
+
+    def _watch_minutes(self) -> float:
+        return float(self.app.ctx.config.policy.watch_minutes)  # type: ignore[attr-defined]
+
+    def start_watch(self) -> None:
+        if self._watch_minutes() <= 0:
+            return
+        wf = self._workflow()
+        panel: list[WatchPanel] = []
+        watch = watch_for_workflow(
+            wf,
+            on_sample=lambda sample: panel[0].sample_callback(sample),
+            on_alarm=lambda alarm: panel[0].alarm_callback(alarm),
+        )
+        panel.append(WatchPanel(watch, id="watch-panel"))
+        box = self.query_one("#watch-box", Vertical)
+        box.remove_children()
+        box.mount(panel[0])
+        box.display = True
+        self.watch = watch
+        self.run_worker(watch.run(), group="watch", exit_on_error=False)
+
+    def on_watch_panel_rollback_requested(self, message: WatchPanel.RollbackRequested) -> None:
+        self.action_rollback()
+
+    def _watch_allows_confirm(self) -> bool:
+        """CONFIRM waits for a clean watch (the seed's "monitor for 15+ minutes"), unless the
+        operator types why not."""
+        if self._watch_minutes() <= 0:
+            return True
+        wf = self._workflow()
+        dep_id = wf.deployment_id
+        if dep_id is None:
+            return True  # the engine refuses CONFIRM itself, with its own message
+        gate = confirm_gate(wf.journal, dep_id)
+        if gate.unlocked:
+            return True
+        self.query_one(StepBar).say(gate.message, error=True)
+
+        def done(reason: str | None) -> None:
+            if reason:
+                override_watch(wf.journal, dep_id, reason)
+                self.run_step("confirm")
+
+        self.app.push_screen(
+            ReasonModal(
+                "CONFIRM before the watch is over",
+                f"{gate.message}. Type why you confirm now; it is recorded in the journal.",
+            ),
+            done,
+        )
+        return False
 
     def _ask_gate_override(self, err: GateClosed) -> None:
         decision = err.decision
@@ -347,6 +431,8 @@ class DeployScreen(Screen[None]):
         bar.say("ROLLBACK running ...")
         wf = self._workflow()
         ctx = self.app.ctx  # type: ignore[attr-defined]
+        if self.watch is not None:
+            self.watch.cancel()  # no samples of a release that is being taken away
         default_hook = wf.database_rollback
         if restore_db:
             hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)

@@ -10,11 +10,18 @@ from tests.rigenv import RigEnv
 from tests.ui.test_dashboard import wait_for
 from tui.app import ShipdeckApp
 from tui.context import open_context
+from tui.core.watch import CLEAN, confirm_gate, watch_outcome
 from widgets.confirm_modal import ConfirmModal
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
+from widgets.watch_panel import WatchPanel
 
 STEP_TIMEOUT = 180.0
+
+
+def short_watch(text: str) -> str:
+    """The rig's config with a 15-second post-deploy watch sampling every 3 s."""
+    return text.replace("[policy]\n", "[policy]\nwatch_minutes = 0.25\nwatch_interval_s = 3.0\n")
 
 
 def served_version(rig: RigEnv) -> str:
@@ -24,7 +31,9 @@ def served_version(rig: RigEnv) -> str:
 async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: Path) -> None:
     rig = fresh_app
     assert served_version(rig) == "1.0.0"
-    ctx = open_context(str(rig.config), str(tmp_path / "journal.sqlite3"))
+    config = tmp_path / "shipdeck.toml"
+    config.write_text(short_watch(rig.config.read_text()))
+    ctx = open_context(str(config), str(tmp_path / "journal.sqlite3"))
     app = ShipdeckApp(ctx, poll_processes=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -46,8 +55,14 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
             await wait_for(lambda: states().get("deploy") == "ok", pilot, STEP_TIMEOUT)
             assert served_version(rig) == "1.1.0"
 
+            # DEPLOY started the post-deploy watch; CONFIRM is locked until it ends clean.
+            panel = app.screen.query_one(WatchPanel)
             await pilot.press("4")
             await wait_for(lambda: states().get("verify") == "ok", pilot, STEP_TIMEOUT)
+            dep_id = ctx.journal.deployments("demo", limit=1)[0].id
+            assert not confirm_gate(ctx.journal, dep_id).unlocked
+            await wait_for(lambda: watch_outcome(ctx.journal, dep_id) == CLEAN, pilot, 90)
+            assert len(panel.watch.samples) >= 3
             await pilot.press("5")
             # CONFIRM's step.ok comes before retention and the end of the deployment.
             await wait_for(
@@ -96,7 +111,7 @@ async def test_a_closed_gate_refuses_deploy_until_a_typed_override(
     rig = fresh_app
     config = tmp_path / "shipdeck.toml"
     # Every checklist item required again (the rig's config makes most of them optional).
-    config.write_text(re.sub(r"(?m)^optional = \[.*\]$", "", rig.config.read_text()))
+    config.write_text(re.sub(r"(?m)^optional = \[.*\]$", "", short_watch(rig.config.read_text())))
     ctx = open_context(str(config), str(tmp_path / "journal.sqlite3"))
     app = ShipdeckApp(ctx, poll_processes=False)
     try:

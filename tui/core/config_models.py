@@ -217,7 +217,7 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
-    watch_minutes: int = opt(15, ge=0)
+    watch_minutes: float = opt(15, ge=0)
     watch_interval_s: float = opt(10.0, gt=0)
     auto_rollback: bool = opt(False)
     no_deploy_days: tuple[str, ...] = opt(("Fri",), choices=WEEKDAYS)
