@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log
 
+from screens.step_keys import step_bindings
 from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Event
@@ -52,24 +53,6 @@ class CommandOutput(Message):
         super().__init__()
         self.host = host
         self.line = line
-
-
-def step_bindings() -> list[BindingType]:
-    """Keys 1-5 and R: shared by the dashboard (which opens this screen) and this screen."""
-    return [
-        Binding("1", "step('backup')", "Backup", id="workflow.backup",
-                tooltip="1 BACKUP: take the lock, note the live version, keep it, dump the DB"),
-        Binding("2", "step('build')", "Build", id="workflow.build",
-                tooltip="2 BUILD: fetch the ref into a new release, install, build, migrate"),
-        Binding("3", "step('deploy')", "Deploy", id="workflow.deploy",
-                tooltip="3 DEPLOY: switch current to the new release, reload, prove it serves"),
-        Binding("4", "step('verify')", "Verify", id="workflow.verify",
-                tooltip="4 VERIFY: health, API status, error logs, processes and memory"),
-        Binding("5", "step('confirm')", "Confirm", id="workflow.confirm",
-                tooltip="5 CONFIRM: mark the release good and write the changelog line"),
-        Binding("R", "rollback", "Rollback", id="workflow.rollback",
-                tooltip="Roll back to the previous good release (asks for confirmation)"),
-    ]  # fmt: skip
 
 
 class DeployScreen(Screen[None]):

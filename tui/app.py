@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -12,11 +12,9 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from screens.dashboard import DashboardScreen
-from screens.deploy import DeployScreen
 from tui.context import AppContext
 from tui.core.hosts import HostState
 from tui.core.journal import Event
-from tui.core.workflow import Workflow
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
 
@@ -88,6 +86,10 @@ class ShipdeckApp(App[int]):
         """Open the deploy screen (one per console, so its worker and state survive leaving
         it) and optionally start a step or the rollback there."""
         if not self.is_screen_installed("deploy"):
+            # Imported here: the workflow engine, the watch and httpx are not needed for the
+            # first frame.
+            from screens.deploy import DeployScreen
+
             self.install_screen(DeployScreen(), "deploy")
         screen = self.get_screen("deploy")
         if self.screen is not screen:
@@ -101,7 +103,7 @@ class ShipdeckApp(App[int]):
     async def connect_hosts(self) -> None:
         await self.ctx.pool.connect_all()
 
-    def _open_workflow(self) -> Workflow | None:
+    def _open_workflow(self) -> Any:
         if not self.is_screen_installed("deploy"):
             return None
         workflow = self.get_screen("deploy").workflow  # type: ignore[attr-defined]

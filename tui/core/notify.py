@@ -22,13 +22,14 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from tui.core.config import Config, NotifyConfig
 from tui.core.journal import Event, Journal
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,8 @@ class Notifier:
         """Deliver to every webhook (concurrently, with retries) and journal each outcome."""
         if not self.cfg.webhooks:
             return []
+        import httpx  # ~0.1 s: only once there is something to send, not at console start
+
         text = self.text_for(event, message)
         body = build_body(self.cfg.format, event, text, app=self.app,
                           deployment_id=deployment_id, data=data)  # fmt: skip
@@ -157,6 +160,8 @@ class Notifier:
     async def _deliver(
         self, client: httpx.AsyncClient, url: str, event: str, body: dict[str, Any]
     ) -> Delivery:
+        import httpx
+
         target = mask_url(url)
         attempts = 1 + max(0, self.cfg.retries)
         status: int | None = None
