@@ -29,10 +29,14 @@ STATUS_STYLE = {
 
 
 def format_bytes(value: int) -> str:
+    """Short sizes; whole MB from 10 MB up, so a live RSS does not change the text (and make
+    the table re-render) every second over a few hundred KB of garbage collection."""
     size = float(value)
     for unit in ("B", "KB", "MB", "GB"):
         if size < 1024 or unit == "GB":
-            return f"{size:.0f}{unit}" if unit in ("B", "KB") else f"{size:.1f}{unit}"
+            if unit in ("B", "KB") or (unit == "MB" and size >= 10):
+                return f"{size:.0f}{unit}"
+            return f"{size:.1f}{unit}"
         size /= 1024
     return f"{size:.1f}GB"
 

@@ -46,7 +46,7 @@ async def test_table_shows_processes_with_live_samples_and_sorts(ui_ctx: AppCont
         assert table.row_count == 3
         # CPU/memory come from the /proc samples, not pm2's monit figures.
         assert str(table.get_cell("local/0", "cpu")) == "12%"
-        assert str(table.get_cell("local/0", "mem")) == "58.2MB"
+        assert str(table.get_cell("local/0", "mem")) == "58MB"
         assert str(table.get_cell("local/2", "status")) == "stopped"
         assert str(table.get_cell("local/0", "uptime")) == "1h"
         await pilot.press("o")  # host
