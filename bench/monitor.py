@@ -162,36 +162,54 @@ def measure_console(config: str, seconds: float) -> tuple[float, float]:
                 proc.kill()
                 proc.wait()
     # What the console ran on the target during the window (stderr: the JSON stays clean).
-    print(f"console session spawned: {summarize(spawned)}", file=sys.stderr)
+    print(f"console session spawned: {summarize(spawned, elapsed)}", file=sys.stderr)
     return percent(t1 - t0, elapsed), round(100.0 * (c1 - c0) / elapsed, 3)
 
 
-def watch_children(root: int, seconds: float) -> dict[int, str]:
-    """Sleep ``seconds`` while noting every process that appears under ``root`` (pid -> argv)."""
-    seen: dict[int, str] = {}
+def _label(argv: str) -> str:
+    word = next((w for w in argv.split() if w in ("jlist", "df") or "sampler" in w), "")
+    return word or argv.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"
+
+
+def watch_children(root: int, seconds: float) -> dict[int, tuple[str, int, int]]:
+    """Sleep ``seconds`` noting every process under ``root``: pid -> (label, first, last ticks)."""
+    seen: dict[int, tuple[str, int, int]] = {}
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         stack = _children(root)
         while stack:
             pid = stack.pop()
+            try:
+                own, _ = _stat_ticks(pid)
+            except (OSError, IndexError, ValueError):
+                continue
             if pid not in seen:
                 try:
                     raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    seen[pid] = " ".join(raw.decode(errors="replace").split("\0"))[:60]
+                    argv = " ".join(raw.decode(errors="replace").split("\0"))[:80]
                 except OSError:
-                    seen[pid] = "?"
+                    argv = "?"
+                seen[pid] = (_label(argv), own, own)
+            else:
+                label, first, _ = seen[pid]
+                seen[pid] = (label, first, own)
             stack.extend(_children(pid))
         time.sleep(0.1)
     return seen
 
 
-def summarize(spawned: dict[int, str]) -> str:
+def summarize(spawned: dict[int, tuple[str, int, int]], seconds: float = 60.0) -> str:
+    """Count per kind, and the CPU of the long-lived ones seen over the window."""
     counts: dict[str, int] = {}
-    for argv in spawned.values():
-        word = next((w for w in argv.split() if w in ("jlist", "df") or "sampler" in w), "")
-        key = word or argv.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"
-        counts[key] = counts.get(key, 0) + 1
-    return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items())) or "nothing"
+    cpu: dict[str, int] = {}
+    for label, first, last in spawned.values():
+        counts[label] = counts.get(label, 0) + 1
+        cpu[label] = cpu.get(label, 0) + last - first
+    parts = [
+        f"{k} x{v}" + (f" ({percent(cpu[k], seconds):.3f}%)" if v == 1 and cpu[k] else "")
+        for k, v in sorted(counts.items())
+    ]
+    return ", ".join(parts) or "nothing"
 
 
 async def measure_jlist_poll(config_path: str, seconds: float) -> float:
