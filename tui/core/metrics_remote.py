@@ -48,8 +48,9 @@ while :; do
   read -r up _ < /proc/uptime
   read -r c < /proc/stat
   m=
+  # meminfo has ~55 lines; SwapFree is about the 16th: stop there.
   while read -r k v _; do
-    case $k in MemTotal:|MemAvailable:|SwapTotal:|SwapFree:) m+=" $k$v";; esac
+    case $k in MemTotal:|MemAvailable:|SwapTotal:) m+=" $k$v";; SwapFree:) m+=" $k$v"; break;; esac
   done < /proc/meminfo
   read -r l < /proc/loadavg
   god= kids=
