@@ -167,3 +167,17 @@ def test_process_detail_snapshot(snap_compare, ui_ctx: AppContext) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_actions_are_remappable_by_binding_id(ui_ctx: AppContext) -> None:
+    app = quiet_app(ui_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_monitor(app, pilot)
+        app.set_keymap({"monitor.stop": "k"})  # what [keymap] in the config does at start
+        await pilot.press("k")
+        await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+        await pilot.press("escape")
+        screen = app.screen
+        bindings = [b for b in MonitorScreen.BINDINGS if not isinstance(b, tuple)]
+        assert all(b.id and b.description and b.tooltip for b in bindings)
+        assert isinstance(screen, MonitorScreen)
