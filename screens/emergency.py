@@ -23,6 +23,7 @@ from textual.widgets import Footer, Log, Static
 
 from screens.monitor_support import MonitorUpdated, perform
 from screens.scale_prompt import ScalePrompt
+from screens.screen_commands import BindingsProvider
 from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
@@ -37,6 +38,7 @@ ACTION_NAMES = frozenset({"restart_app", "rollback", "scale_down_1", "scale_up_n
 
 
 class EmergencyScreen(Screen[None]):
+    COMMANDS = {BindingsProvider}
     DEFAULT_CSS = """
     EmergencyScreen #emergency-title {
         height: 1;

@@ -22,6 +22,7 @@ from screens.emergency import EmergencyScreen
 from screens.monitor_support import MonitorUpdated, perform
 from screens.process_detail import ProcessDetailScreen
 from screens.scale_prompt import ScalePrompt
+from screens.screen_commands import BindingsProvider
 from tui.core.metrics import HostSample
 from tui.core.metrics_service import HostView, MonitorService
 from tui.core.transport import TransportError
@@ -74,6 +75,7 @@ ACTION_NAMES = frozenset(name for name, *_ in ACTION_BINDINGS)
 
 
 class MonitorScreen(Screen[None]):
+    COMMANDS = {BindingsProvider}
     # Here rather than in app.tcss so the screen stays one self-contained file (move on request).
     DEFAULT_CSS = """
     MonitorScreen #monitor-top {

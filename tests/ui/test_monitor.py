@@ -181,3 +181,27 @@ async def test_actions_are_remappable_by_binding_id(ui_ctx: AppContext) -> None:
         bindings = [b for b in MonitorScreen.BINDINGS if not isinstance(b, tuple)]
         assert all(b.id and b.description and b.tooltip for b in bindings)
         assert isinstance(screen, MonitorScreen)
+
+
+async def test_command_palette_runs_the_same_actions(ui_ctx: AppContext) -> None:
+    app = quiet_app(ui_ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_monitor(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"stop the selected")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
+        assert app.screen.require_text == "demo"
+
+
+async def test_read_only_palette_offers_no_actions(ui_ctx: AppContext) -> None:
+    from screens.screen_commands import BindingsProvider
+
+    app = quiet_app(ui_ctx, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_monitor(app, pilot)
+        provider = BindingsProvider(screen)
+        titles = [title for _, title, _ in provider._entries()]
+        assert "Describe" in titles and "Sort" in titles
+        assert not {"Restart", "Stop", "Delete", "Scale +1", "pm2 save"} & set(titles)
