@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from tests.gate import OPEN_GATE_TOML
 from tests.rigenv import REPO, RigEnv, wait_until
 from tui.core.journal import Journal
 
@@ -289,6 +290,7 @@ status_url = "{app.status_url}"
 [steps.deploy]
 reload = {reload}
 """
+        + OPEN_GATE_TOML  # the gate's own tests close it again
         + extra
     )
     wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
