@@ -154,9 +154,19 @@ async def test_the_loop_runs_for_real_and_samples_our_own_pid(tmp_path: Path) ->
     assert last.host.mem_total > 0 and last.host.disks and last.host.disks[0].size_kb > 0
 
 
-def test_local_sampler_uses_psutil() -> None:
-    sampler = LocalSampler(("/",))
+def test_local_sampler_uses_psutil(tmp_path: Path) -> None:
+    sampler = LocalSampler(("/",), str(tmp_path))
     sample = sampler.sample([os.getpid(), 2**22 + 9])
     assert sample.host.mem_total > 0 and sample.host.ncpu >= 1
     assert os.getpid() in sample.procs and sample.gone == (2**22 + 9,)
     assert sample.host.disks and sample.host.disks[0].mount == "/"
+    assert sample.daemon == ()  # no pm2 daemon there
+    # This process as the "daemon": its children are watched and sampled, like the remote loop.
+    (tmp_path / "pm2.pid").write_text(str(os.getpid()))
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        sample = sampler.sample([os.getpid()])
+    finally:
+        child.kill()
+        child.wait()
+    assert sample.daemon == (os.getpid(), child.pid) and child.pid in sample.procs

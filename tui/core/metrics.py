@@ -8,10 +8,12 @@ stream has no CPU figure yet (0.0).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -101,10 +103,21 @@ class DeltaComputer:
 class LocalSampler:
     """The same samples for the jump host / local demo, from psutil (no process spawned)."""
 
-    def __init__(self, paths: Iterable[str] = ("/",)) -> None:
+    def __init__(self, paths: Iterable[str] = ("/",), pm2_home: str = "") -> None:
         self.paths = tuple(paths)
         self._procs: dict[int, psutil.Process] = {}
+        home = pm2_home or os.environ.get("PM2_HOME") or os.path.expanduser("~/.pm2")
+        self.pid_file = Path(home) / "pm2.pid"
         psutil.cpu_percent(None)  # primes the delta
+
+    def _daemon(self) -> tuple[int, ...]:
+        """(pm2 daemon pid, *its children), like the remote loop's K line; () if none."""
+        try:
+            god = int(self.pid_file.read_text().strip())
+            kids = psutil.Process(god).children()
+        except (OSError, ValueError, psutil.Error):
+            return ()
+        return (god, *sorted(k.pid for k in kids))
 
     def _disk_usage(self) -> tuple[DiskUsage, ...]:
         seen: dict[str, DiskUsage] = {}
@@ -141,7 +154,8 @@ class LocalSampler:
             load=(float(load[0]), float(load[1]), float(load[2])),
             disks=self._disk_usage() if with_disks else (),
         )
-        wanted = set(pids)
+        daemon = self._daemon()
+        wanted = set(pids) | set(daemon[1:])
         for pid in list(self._procs):
             if pid not in wanted:
                 del self._procs[pid]
@@ -160,7 +174,8 @@ class LocalSampler:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 self._procs.pop(pid, None)
                 gone.append(pid)
-        return Sample(host=host, procs=procs, gone=tuple(gone))
+        return Sample(host=host, procs=procs, gone=tuple(g for g in gone if g in set(pids)),
+                      daemon=daemon)
 
 
 def _mount_of(path: str, mounts: set[str]) -> str:

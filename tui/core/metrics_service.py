@@ -197,7 +197,7 @@ class HostMonitor:
         self.on_change(self.view)
 
     async def _sample_local(self) -> None:
-        sampler = LocalSampler(self._paths() or ("/",))
+        sampler = LocalSampler(self._paths() or ("/",), self.config.app.pm2_home)
         n = 0
         while True:
             pids = self._pids
