@@ -286,11 +286,10 @@ known_hosts = "{rig.known_hosts}"
 [health]
 url = "{app.url}/health"
 status_url = "{app.status_url}"
-
+{OPEN_GATE_TOML}
 [steps.deploy]
 reload = {reload}
 """
-        + OPEN_GATE_TOML  # the gate's own tests close it again
         + extra
     )
     wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
