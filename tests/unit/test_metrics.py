@@ -148,7 +148,8 @@ async def test_the_loop_runs_for_real_and_samples_our_own_pid(tmp_path: Path) ->
     assert parser.header.ncpu >= 1 and parser.header.clk_tck > 0
     last = samples[-1]
     assert os.getpid() in last.procs and last.procs[os.getpid()].rss_bytes > 1_000_000
-    assert last.gone == (2**22 + 7,)
+    # Other children of this test process (left by earlier tests) may come and go too.
+    assert 2**22 + 7 in last.gone and child.pid not in last.gone
     assert last.daemon is not None and last.daemon[0] == os.getpid()
     assert child.pid in last.daemon[1:] and child.pid in last.procs
     assert last.host.mem_total > 0 and last.host.disks and last.host.disks[0].size_kb > 0
