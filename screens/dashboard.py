@@ -11,18 +11,16 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from screens.emergency import EmergencyScreen
-from screens.monitor import MonitorScreen
 from screens.monitor_support import MonitorUpdated
 from screens.step_keys import step_bindings
 from tui.core.metrics_service import MonitorService
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
-from widgets.host_chart import seen_by_user
 from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
 from widgets.timeline import Timeline
+from widgets.visibility import seen_by_user
 
 #: How many journal events the timeline loads when the screen opens.
 TIMELINE_BACKLOG = 500
@@ -143,8 +141,12 @@ class DashboardScreen(Screen[None]):
         self.app.show_deploy(rollback=True)  # type: ignore[attr-defined]
 
     def action_open_monitor(self) -> None:
+        from screens.monitor import MonitorScreen  # charts and plotext load when first opened
+
         self.app.push_screen(MonitorScreen(self._service()))
 
     def action_open_emergency(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
+        from screens.emergency import EmergencyScreen
+
         self.app.push_screen(EmergencyScreen(self._service(), ctx.pool.primary.host.name))

@@ -28,8 +28,8 @@ from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
 from widgets.confirm_modal import ConfirmModal
-from widgets.host_chart import seen_by_user
 from widgets.process_table import ProcessTable
+from widgets.visibility import seen_by_user
 
 #: Seconds between snapshots (df, free, top, tail: four short commands) while on screen.
 REFRESH_S = 5.0

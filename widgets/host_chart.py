@@ -15,29 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from textual.screen import Screen
 from textual_plotext import PlotextPlot
 
 from tui.core.metrics import History, HistoryPoint, downsample
+from widgets.visibility import seen_by_user, widget_can_be_seen
 
-
-def seen_by_user(screen: Screen[Any]) -> bool:
-    """The screen is on top, or right under a see-through one (a modal dims but shows it).
-
-    Textual's ``Screen.is_current`` is also true for any screen directly under the top one, even
-    an opaque top screen, so it can't tell "covered" from "visible".
-    """
-    try:
-        stack = screen.app.screen_stack
-    except Exception:
-        return False
-    if not stack:
-        return False
-    if stack[-1] is screen:
-        return True
-    return len(stack) > 1 and stack[-2] is screen and stack[-1].styles.background.a < 1
+__all__ = ["HistoryChart", "Series", "seen_by_user"]
 
 
 @dataclass(frozen=True)
@@ -75,16 +59,7 @@ class HistoryChart(PlotextPlot):
         self._last_replot = float("-inf")
 
     def can_be_seen(self) -> bool:
-        try:
-            return bool(
-                self.is_mounted
-                and seen_by_user(self.screen)
-                and self.display
-                and self.size.width > 0
-                and self.size.height > 0
-            )
-        except Exception:
-            return False
+        return widget_can_be_seen(self)
 
     def show_history(self, history: History | None) -> None:
         """New data arrived: replot now if visible, else remember to."""

@@ -14,6 +14,7 @@ from collections import deque
 from textual_plotext import PlotextPlot
 
 from tui.core.watch_rules import AlarmRules, WatchBaseline, WatchSample
+from widgets.visibility import widget_can_be_seen
 
 # Twice a 120-column terminal's width: one point per dot column of a full-width chart.
 MAX_POINTS = 240
@@ -39,27 +40,7 @@ class WatchChart(PlotextPlot):
         self.replots = 0  # for tests: how often the picture was really rebuilt
 
     def can_be_seen(self) -> bool:
-        try:
-            return bool(
-                self.is_mounted
-                and self.screen_shows()
-                and self.display
-                and self.size.width > 0
-                and self.size.height > 0
-            )
-        except Exception:
-            return False
-
-    def screen_shows(self) -> bool:
-        # Not Screen.is_current: Textual counts the screen right under ANY pushed screen as a
-        # "background screen", opaque or not. Only screens that let it through (a modal's dimmed
-        # backdrop) keep it visible.
-        stack = self.app.screen_stack
-        mine = self.screen
-        if mine not in stack:
-            return False
-        above = stack[stack.index(mine) + 1 :]
-        return all(s.styles.background.a < 1 for s in above)
+        return widget_can_be_seen(self)
 
     def add_sample(self, sample: WatchSample) -> None:
         """One new sample: replot now if visible (once), else remember to."""

@@ -27,6 +27,7 @@ from textual.widgets import Static
 
 from tui.core.watch import ALARMED, CANCELLED, CLEAN, PENDING, RUNNING, Watch
 from tui.core.watch_rules import Alarm, WatchSample
+from widgets.visibility import seen_by_user
 from widgets.watch_charts import ErrorRateChart, LatencyChart
 
 
@@ -136,7 +137,7 @@ class WatchPanel(Widget, can_focus=True):
 
     def _tick(self) -> None:
         # The countdown only matters where it can be seen; the charts' catch-up needs the same.
-        if self.latency_chart.screen_shows():
+        if seen_by_user(self.screen):
             self.refresh_status()
 
     # -- updates -------------------------------------------------------------------------------
