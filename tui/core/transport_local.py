@@ -342,7 +342,73 @@ async def spawn_local(
     return _LocalProc(proc)
 
 
-class LocalTransport(StateMixin):
+async def collect_result(
+    name: str,
+    args: tuple[str, ...],
+    proc: ProcHandle,
+    t0: float,
+    *,
+    timeout: float | None,
+    stdin: str | None,
+    check: bool,
+) -> Result:
+    """Drive a started command to its end and make its Result: the one ``run`` body of both
+    transports (a timeout keeps the output so far in the error; ``check`` raises on failure)."""
+    out, err = bytearray(), bytearray()
+
+    def sink(kind: str, chunk: bytes) -> None:
+        (out if kind == "stdout" else err).extend(chunk)
+
+    data = stdin.encode() if stdin is not None else None
+    try:
+        status = await execute(proc, sink, timeout=timeout, stdin=data)
+    except TimeoutError:
+        assert timeout is not None
+        partial = make_result(args, _partial_status(proc), out, err, t0)
+        raise timeout_error(name, args, timeout, partial) from None
+    result = make_result(args, status, out, err, t0)
+    if check and not result.ok:
+        raise command_failed(name, result)
+    return result
+
+
+class StreamMethods:
+    """``stream`` and ``stream_chunks`` for a transport that implements ``_stream``."""
+
+    def _stream(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        timeout: float | None,
+        *,
+        lines: bool,
+    ) -> CommandStream:
+        raise NotImplementedError
+
+    def stream(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> CommandStream:
+        return self._stream(argv, env, cwd, timeout, lines=True)
+
+    def stream_chunks(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        timeout: float | None = None,
+    ) -> CommandStream:
+        """Like ``stream`` but yields raw ``(kind, bytes)`` chunks (byte offsets stay exact)."""
+        return self._stream(argv, env, cwd, timeout, lines=False)
+
+
+class LocalTransport(StreamMethods, StateMixin):
     """Commands on this machine (the jump host itself, and the demo). No shell is involved."""
 
     def __init__(self, host: Any = None) -> None:
@@ -369,44 +435,10 @@ class LocalTransport(StateMixin):
         args, env_ = check_argv(argv), check_env(env)
         await self.connect()
         t0 = time.monotonic()
-        out, err = bytearray(), bytearray()
-
-        def sink(kind: str, chunk: bytes) -> None:
-            (out if kind == "stdout" else err).extend(chunk)
-
         proc = await spawn_local(args, env_, cwd, stdin is not None)
-        data = stdin.encode() if stdin is not None else None
-        try:
-            status = await execute(proc, sink, timeout=timeout, stdin=data)
-        except TimeoutError:
-            assert timeout is not None
-            partial = make_result(args, _partial_status(proc), out, err, t0)
-            raise timeout_error(self.name, args, timeout, partial) from None
-        result = make_result(args, status, out, err, t0)
-        if check and not result.ok:
-            raise command_failed(self.name, result)
-        return result
-
-    def stream(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        timeout: float | None = None,
-    ) -> CommandStream:
-        return self._stream(argv, env, cwd, timeout, lines=True)
-
-    def stream_chunks(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        timeout: float | None = None,
-    ) -> CommandStream:
-        """Like ``stream`` but yields raw ``(kind, bytes)`` chunks (byte offsets stay exact)."""
-        return self._stream(argv, env, cwd, timeout, lines=False)
+        return await collect_result(
+            self.name, args, proc, t0, timeout=timeout, stdin=stdin, check=check
+        )
 
     def _stream(
         self,

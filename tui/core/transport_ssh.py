@@ -35,7 +35,6 @@ from tui.core.transport_errors import (
     StateMixin,
     TransportError,
     UnreachableError,
-    command_failed,
     describe_argv,
     one_line,
 )
@@ -44,9 +43,8 @@ from tui.core.transport_local import (
     TERM_GRACE_S,
     CommandStream,
     ProcHandle,
-    execute,
-    make_result,
-    timeout_error,
+    StreamMethods,
+    collect_result,
 )
 
 # First reconnect attempt is immediate, then back off; the cap keeps one call bounded.
@@ -101,7 +99,7 @@ class _Client(asyncssh.SSHClient):
             self._on_lost(self._conn, exc)
 
 
-class SshTransport(StateMixin):
+class SshTransport(StreamMethods, StateMixin):
     def __init__(
         self,
         host: Any,
@@ -438,44 +436,9 @@ class SshTransport(StateMixin):
         command = quote_command(args, env, cwd)
         proc = await self._start(args, command)
         t0 = time.monotonic()
-        out, err = bytearray(), bytearray()
-
-        def sink(kind: str, chunk: bytes) -> None:
-            (out if kind == "stdout" else err).extend(chunk)
-
-        data = stdin.encode() if stdin is not None else None
-        try:
-            status = await execute(proc, sink, timeout=timeout, stdin=data)
-        except TimeoutError:
-            assert timeout is not None
-            code = proc.returncode
-            partial = make_result(args, -1 if code is None else code, out, err, t0)
-            raise timeout_error(self.name, args, timeout, partial) from None
-        result = make_result(args, status, out, err, t0)
-        if check and not result.ok:
-            raise command_failed(self.name, result)
-        return result
-
-    def stream(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        timeout: float | None = None,
-    ) -> CommandStream:
-        return self._stream(argv, env, cwd, timeout, lines=True)
-
-    def stream_chunks(
-        self,
-        argv: Sequence[str],
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        timeout: float | None = None,
-    ) -> CommandStream:
-        """Like ``stream`` but yields raw ``(kind, bytes)`` chunks (byte offsets stay exact)."""
-        return self._stream(argv, env, cwd, timeout, lines=False)
+        return await collect_result(
+            self.name, args, proc, t0, timeout=timeout, stdin=stdin, check=check
+        )
 
     def _stream(
         self,
