@@ -43,6 +43,7 @@ from widgets.host_bar import HostBar
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
 from widgets.timeline import Timeline
+from widgets.verify_panel import VerifyPanel, latest_verify_results
 from widgets.watch_panel import WatchPanel
 
 
@@ -76,6 +77,10 @@ class DeployScreen(Screen[None]):
             read_only=self.app.read_only,  # type: ignore[attr-defined]
         )  # fmt: skip
         yield StepBar(id="step-bar")
+        with Vertical(id="verify-box", classes="pane") as box:
+            box.border_title = "VERIFY results"
+            box.display = False
+            yield VerifyPanel(id="verify-results")
         with Horizontal(id="deploy-body"):
             with Vertical(id="output-box", classes="pane") as box:
                 box.border_title = "Command output"
@@ -131,7 +136,7 @@ class DeployScreen(Screen[None]):
         found = mark_interrupted(ctx.journal, ctx.config.app.name)
         return next((d.id for d in found if d.state == "interrupted"), None)
 
-    def refresh_steps(self) -> None:
+    def refresh_steps(self, verify: bool = True) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
         dep_id = self._deployment_id()
         bar = self.query_one(StepBar)
@@ -149,6 +154,16 @@ class DeployScreen(Screen[None]):
         timeline = self.query_one("#deploy-timeline", Timeline)
         if timeline.row_count == 0:
             timeline.add_events(ctx.journal.events(deployment_id=dep_id))
+        if verify:
+            self._show_verify(dep_id)
+
+    def _show_verify(self, dep_id: int) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        checks = ctx.journal.events(deployment_id=dep_id, kinds=["check"])
+        box = self.query_one("#verify-box", Vertical)
+        box.display = bool(latest_verify_results(checks))
+        if box.display:
+            self.query_one(VerifyPanel).show(checks)
 
     def on_journal_event_posted(self, message: JournalEventPosted) -> None:
         event: Event = message.event
@@ -159,7 +174,10 @@ class DeployScreen(Screen[None]):
         if event.kind == "deploy.start":
             timeline.reset()
         timeline.add_events([event])
-        self.refresh_steps()
+        if event.kind == "check" or event.kind == "deploy.start":
+            self.refresh_steps()
+        else:
+            self.refresh_steps(verify=False)
 
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.query_one(HostBar).set_state(message.state)

@@ -10,6 +10,14 @@ from tui.context import AppContext
 from widgets.confirm_modal import ConfirmModal
 from widgets.step_bar import StepBar
 from widgets.timeline import Timeline
+from widgets.verify_panel import VerifyPanel
+
+VERIFY_RESULTS = (
+    ("Health Check", "PASS", ""),
+    ("API Status", "PASS", "version 1.1.0"),
+    ("Error Check", "WARNING", "7 errors detected"),
+    ("Processes", "PASS", "2/2 online"),
+)
 
 
 def seed_deployment(ctx: AppContext, *, upto: str, state: str = "running") -> int:
@@ -23,6 +31,11 @@ def seed_deployment(ctx: AppContext, *, upto: str, state: str = "running") -> in
                        deployment_id=dep.id)
         journal.record(kind="command", step=step, host="web1", message=f"{step} command",
                        argv=("true",), exit_status=0, duration=0.8, deployment_id=dep.id)
+        if step == "verify":
+            for name, status, detail in VERIFY_RESULTS:
+                journal.record(kind="check", step=step, host="web1", deployment_id=dep.id,
+                               message=f"{name}: {status}",
+                               data={"name": name, "status": status, "detail": detail})
         journal.record(kind="step.ok", step=step, host="web1", message=f"{step.upper()} ok",
                        duration=1.1, deployment_id=dep.id)
     if state == "running" or state == "interrupted":
@@ -95,6 +108,22 @@ async def test_read_only_console_refuses_steps(ui_ctx: AppContext) -> None:
         await pilot.press("1")
         await wait_for(lambda: "read-only" in bar.status, pilot)
         assert ui_ctx.journal.deployments("demo") == []
+
+
+async def test_verify_results_panel_shows_the_latest_result_per_check(ui_ctx: AppContext) -> None:
+    dep_id = seed_deployment(ui_ctx, upto="confirm")
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_deploy(app, pilot)
+        panel = app.screen.query_one(VerifyPanel)
+        assert panel.row_count == 4
+        assert str(panel.get_cell("web1/Error Check", "status")) == "WARNING"
+        # A re-run of VERIFY replaces the row of the same check.
+        ui_ctx.journal.record(kind="check", step="verify", host="web1", deployment_id=dep_id,
+                              message="Error Check: PASS",
+                              data={"name": "Error Check", "status": "PASS", "detail": "0 errors"})
+        await wait_for(lambda: str(panel.get_cell("web1/Error Check", "status")) == "PASS", pilot)
+        assert panel.row_count == 4
 
 
 def test_deploy_screen_mid_deploy_snapshot(snap_compare, ui_ctx: AppContext) -> None:
