@@ -273,10 +273,32 @@ class Workflow:
             nxt = self.next_step()
             what = f"at {nxt or 'the end'}" if purpose == "resume" else f"to {purpose}"
             self._record("action", nxt or "", f"taking up deployment {dep.id} {what}")
+            if dep.step == DEPLOY:
+                await self._wait_for_orphan_reload(dep.step)
         except BaseException:
             await self._release_lock()
             raise
         return nxt
+
+    async def _wait_for_orphan_reload(self, step: str, timeout_s: float = 120.0) -> None:
+        """A console killed mid-DEPLOY leaves its reload running on the host (no PTY, so the
+        process outlives the SSH session). Taking the deployment up on top of it makes two
+        reloads race and VERIFY see workers restart after the proof: wait for it (bounded)."""
+        pattern = "reload .*" + self._values("")["ecosystem"].replace(".", "[.]")
+        user = ["-u", self.host.user] if self.host.user else []
+        deadline = time.monotonic() + timeout_s
+        waited = False
+        while time.monotonic() < deadline:
+            res = await self.cmd.run(
+                ["pgrep", *user, "-f", "--", pattern], step=step, check=False, quiet=True
+            )
+            if res.exit_status != 0:
+                return
+            if not waited:
+                self._record("note", step, "a reload from the interrupted console is still "
+                             "running on the host: waiting for it to end")  # fmt: skip
+                waited = True
+            await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         """Leave: an open deployment becomes "interrupted" (resumable) and the lock is freed."""
