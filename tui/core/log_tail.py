@@ -27,7 +27,7 @@ from dataclasses import dataclass
 FOLLOW_JS = r"""
 'use strict';
 const fs = require('fs');
-const CHUNK = 256 * 1024, POLL_MS = 50, BEAT_MS = 5000, MAX_BACK = 16 * 1024 * 1024;
+const CHUNK = 256 * 1024, POLL_MS = 50, IDLE_MS = 400, BEAT_MS = 5000, MAX_BACK = 16 * 1024 * 1024;
 const buf = Buffer.allocUnsafe(CHUNK);
 const files = JSON.parse(process.argv[1]).map((s, idx) => ({
   idx, path: s.p, wantIno: s.i, wantOff: s.o, lines: s.n, fd: null, ino: null, off: 0,
@@ -86,10 +86,12 @@ function open(f) {
   return true;
 }
 async function drain(f) {
+  let total = 0;
   for (;;) {
     let n;
-    try { n = fs.readSync(f.fd, buf, 0, CHUNK, f.off); } catch (e) { return; }
-    if (n <= 0) return;
+    try { n = fs.readSync(f.fd, buf, 0, CHUNK, f.off); } catch (e) { return total; }
+    if (n <= 0) return total;
+    total += n;
     const ok = out(`D ${f.idx} ${f.off} ${n}`, buf.subarray(0, n));
     f.off += n;
     f.tail = Buffer.from(n >= 16 ? buf.subarray(n - 16, n)
@@ -98,25 +100,31 @@ async function drain(f) {
   }
 }
 async function check(f) {
-  if (f.fd === null && !open(f)) return;
+  if (f.fd === null && !open(f)) return 0;
   if (Number(fs.fstatSync(f.fd, { bigint: true }).size) < f.off || !sameTail(f)) {
     f.off = 0; f.tail = NOTHING; out(`T ${f.idx}`);
   }
-  await drain(f);
+  let n = await drain(f);
   let st = null;
   try { st = fs.statSync(f.path, { bigint: true }); } catch (e) { st = null; }
   if (st !== null && String(st.ino) !== f.ino) {
-    await drain(f);
+    n += await drain(f);
     fs.closeSync(f.fd);
     f.fd = null;
-    if (open(f)) await drain(f);
+    if (open(f)) n += await drain(f);
   }
+  return n;
 }
 (async () => {
+  // Poll fast while lines come, back off to IDLE_MS when the logs are quiet: an idle app's
+  // host should pay next to nothing for being watched.
+  let wait = POLL_MS;
   for (;;) {
-    for (const f of files) await check(f);
+    let got = 0;
+    for (const f of files) got += await check(f);
     if (Date.now() - lastOut >= BEAT_MS) out('H');
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    wait = got > 0 ? POLL_MS : Math.min(IDLE_MS, wait * 2);
+    await new Promise((resolve) => setTimeout(resolve, wait));
   }
 })();
 """
