@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.test_workflow_support import OwnApp, make_own_app, remove_own_app
 from tests.rigenv import ENV_OVERRIDE, RigEnv, RigError, ensure_rig_up, load_rig_env, run_rig_script
 
 HERE = Path(__file__).resolve().parent
@@ -50,3 +52,14 @@ def fresh_app(rig: RigEnv) -> RigEnv:
     except RigError as err:
         pytest.fail(f"rig/reset-app failed: {err}", pytrace=False)
     return rig
+
+
+@pytest.fixture
+def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
+    """An app of the test's own on the rig host (v1.0.0 live, own pm2 name and port), removed
+    afterwards: tests that deploy leave the rig's shared `demo` app alone."""
+    own = make_own_app(rig, tmp_path)
+    try:
+        yield own
+    finally:
+        remove_own_app(own)

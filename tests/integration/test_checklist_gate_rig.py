@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_workflow_support import OwnApp, make_own_app, remove_own_app
-from tests.rigenv import RigEnv
+from tests.integration.test_workflow_support import (
+    OwnApp,
+    )
 from tui.core.checklist import ItemState
 from tui.core.checklist_gate import changelog_overrides, override_gate
 from tui.core.checklist_runner import ChecklistRunner, gate_for_deploy
@@ -26,15 +27,6 @@ from tui.core.redact import Redactor
 from tui.core.workflow import Workflow
 
 THURSDAY_10AM = datetime(2026, 11, 26, 10, 0).timestamp()
-
-
-@pytest.fixture
-def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
-    own = make_own_app(rig, tmp_path)
-    try:
-        yield own
-    finally:
-        remove_own_app(own)
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.test_workflow_support import (
     FIRST_RELEASE,
@@ -25,9 +22,7 @@ from tests.integration.test_workflow_support import (
     live_release,
     lock_exists,
     make_branch,
-    make_own_app,
     releases,
-    remove_own_app,
     served_version,
     shipdeck,
     slow_build,
@@ -38,15 +33,6 @@ from tests.integration.test_workflow_support import (
 from tests.rigenv import RigEnv
 from tui.core.journal import Journal
 from tui.core.workflow import STEPS
-
-
-@pytest.fixture
-def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
-    own = make_own_app(rig, tmp_path)
-    try:
-        yield own
-    finally:
-        remove_own_app(own)
 
 
 def variant(app: OwnApp, extra: str = "", replace: dict[str, str] | None = None) -> Path:

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.integration.test_workflow_support import (
     FIRST_RELEASE,
@@ -17,25 +14,13 @@ from tests.integration.test_workflow_support import (
     journal_events,
     live_release,
     lock_exists,
-    make_own_app,
-    remove_own_app,
     served_version,
     shipdeck,
     spawn_shipdeck,
     ssh,
     wait_for_event,
 )
-from tests.rigenv import RigEnv
 from tui.core.journal import Journal
-
-
-@pytest.fixture
-def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
-    own = make_own_app(rig, tmp_path)
-    try:
-        yield own
-    finally:
-        remove_own_app(own)
 
 
 def with_reload(app: OwnApp, reload: list[str]) -> Path:
