@@ -58,7 +58,9 @@ def test_demo_runs_in_a_terminal_and_quits_clean(tmp_path: Path) -> None:
     state, cache = tmp_path / "state", Path.home() / ".cache"
     # In the command itself: a running tmux server gives new sessions its own environment.
     command = (
-        f"env XDG_STATE_HOME={shlex.quote(str(state))} XDG_CACHE_HOME={shlex.quote(str(cache))} "
+        # COLUMNS/LINES from a test harness would pin the console to 80x24 inside a 120x40 pane.
+        f"env -u COLUMNS -u LINES XDG_STATE_HOME={shlex.quote(str(state))} "
+        f"XDG_CACHE_HOME={shlex.quote(str(cache))} "
         f"{shlex.quote(sys.executable)} -m tui.cli demo --port 3199; "
         "echo SHIPDECK-EXIT=$?; sleep 60"
     )
@@ -66,6 +68,7 @@ def test_demo_runs_in_a_terminal_and_quits_clean(tmp_path: Path) -> None:
         ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", command],
         cwd=ROOT, check=True,
     )
+
     try:
         # pm2 may be installed with npm on the first run: allow for it.
         screen = wait_screen(
