@@ -244,18 +244,27 @@ class EmergencyScreen(Screen[None]):
             return
         self._step("roll back: started")
         try:
+            from tui.core.database import hooks_for
             from tui.core.workflow import Workflow
 
-            workflow = Workflow.from_context(app.ctx)
+            # The console's own deployment, when one is open: same engine, same lock.
+            workflow = app._open_workflow()
+            own = workflow is None
+            if own:
+                ctx = app.ctx
+                workflow = Workflow.from_context(
+                    ctx, **hooks_for(ctx.config, ctx.pool, ctx.journal)
+                )
             try:
                 outcome = await workflow.rollback(reason="emergency triage")
             finally:
-                await workflow.close()
+                if own:
+                    await workflow.close()
         except Exception as err:  # the workflow's errors are one line each
             self._step(f"roll back: failed: {err}")
             app.notify(f"rollback failed: {err}", severity="error", timeout=10)
             return
-        self._step(f"roll back: {outcome}")
+        self._step(f"roll back: {outcome.message}")
         self.service.refresh_soon()
 
     def action_notify_team(self) -> None:
