@@ -422,21 +422,13 @@ class Journal:
         kinds: Iterable[str] | None = None,
     ) -> list[Event]:
         """Events with id > after_id, oldest first. Tail with the last id you saw."""
-        sql = "SELECT * FROM events WHERE id > ?"
-        params: list[Any] = [after_id]
-        if deployment_id is not None:
-            sql += " AND deployment_id = ?"
-            params.append(deployment_id)
+        where: list[tuple[str, Any]] = [("id > ?", after_id)]
         if kinds is not None:
             kinds = list(kinds)
-            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-            params.extend(kinds)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self._db("read") as conn:
-            rows = conn.execute(sql, params).fetchall()
+            where.append((f"kind IN ({','.join('?' * len(kinds))})", kinds))
+        rows = self._select(
+            "events", where, deployment_id=deployment_id, order="id", limit=limit
+        )
         return [_event(row) for row in rows]
 
     def tail(self, after_id: int = 0, *, deployment_id: int | None = None) -> list[Event]:
@@ -446,15 +438,8 @@ class Journal:
 
     def recent_events(self, limit: int = 200, *, deployment_id: int | None = None) -> list[Event]:
         """The last ``limit`` events, oldest first (a timeline's initial fill)."""
-        sql = "SELECT * FROM events"
-        params: list[Any] = []
-        if deployment_id is not None:
-            sql += " WHERE deployment_id = ?"
-            params.append(deployment_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        with self._db("read") as conn:
-            rows = conn.execute(sql, params).fetchall()
+        rows = self._select("events", [], deployment_id=deployment_id, order="id DESC",
+                            limit=limit)  # fmt: skip
         return [_event(row) for row in reversed(rows)]
 
     def last_event_id(self) -> int:
@@ -549,32 +534,14 @@ class Journal:
         self, app: str | None = None, limit: int | None = 50, *, state: str | None = None
     ) -> list[Deployment]:
         """Newest first; filtered by app and state when given."""
-        sql = "SELECT * FROM deployments WHERE 1 = 1"
-        params: list[Any] = []
-        if app is not None:
-            sql += " AND app = ?"
-            params.append(app)
-        if state is not None:
-            sql += " AND state = ?"
-            params.append(state)
-        sql += " ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self._db("read") as conn:
-            rows = conn.execute(sql, params).fetchall()
+        rows = self._select("deployments", [], app=app, state=state, order="id DESC",
+                            limit=limit)  # fmt: skip
         return [_deployment(row) for row in rows]
 
     def unfinished_deployments(self, app: str | None = None) -> list[Deployment]:
         """Deployments not in a terminal state (ended_at is NULL), newest first:
         what a restarted console offers to resume or roll back."""
-        sql = "SELECT * FROM deployments WHERE ended_at IS NULL"
-        params: list[Any] = []
-        if app is not None:
-            sql += " AND app = ?"
-            params.append(app)
-        with self._db("read") as conn:
-            rows = conn.execute(sql + " ORDER BY id DESC", params).fetchall()
+        rows = self._select("deployments", [("ended_at IS NULL", ())], app=app, order="id DESC")
         return [_deployment(row) for row in rows]
 
     # -- sign-offs, audit, overrides, changelog --------------------------------
@@ -633,17 +600,7 @@ class Journal:
         self, *, deployment_id: int | None = None, limit: int | None = None
     ) -> list[AuditEntry]:
         """Audit rows oldest first, of one deployment when given."""
-        sql = "SELECT * FROM audit"
-        params: list[Any] = []
-        if deployment_id is not None:
-            sql += " WHERE deployment_id = ?"
-            params.append(deployment_id)
-        sql += " ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        with self._db("read") as conn:
-            rows = conn.execute(sql, params).fetchall()
+        rows = self._select("audit", [], deployment_id=deployment_id, order="id", limit=limit)
         return [_audit(row) for row in rows]
 
     def override(
@@ -699,18 +656,38 @@ class Journal:
 
     def changelog(self, app: str | None = None, limit: int | None = 50) -> list[ChangelogEntry]:
         """Newest first."""
-        sql = "SELECT * FROM changelog"
-        params: list[Any] = []
-        if app is not None:
-            sql += " WHERE app = ?"
-            params.append(app)
-        sql += " ORDER BY id DESC"
+        rows = self._select("changelog", [], app=app, order="id DESC", limit=limit)
+        return [_changelog(row) for row in rows]
+
+    def _select(
+        self,
+        table: str,
+        where: list[tuple[str, Any]],
+        *,
+        order: str,
+        limit: int | None = None,
+        **equal: Any,
+    ) -> list[sqlite3.Row]:
+        """SELECT * from one of our tables: ``where`` holds (condition, value or values) pairs,
+        ``equal`` column = value filters that apply when the value is not None. Table, column
+        and order names come from this module only; every value is a bound parameter."""
+        conditions, params = [], []
+        for condition, value in where:
+            conditions.append(condition)
+            params.extend(value if isinstance(value, list | tuple) else [value])
+        for column, value in equal.items():
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT * FROM {table}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        sql += f" ORDER BY {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
         with self._db("read") as conn:
-            rows = conn.execute(sql, params).fetchall()
-        return [_changelog(row) for row in rows]
+            return conn.execute(sql, params).fetchall()
 
 
 # -- helpers ------------------------------------------------------------------
