@@ -8,7 +8,6 @@ a sample every 2 s) to keep the suite lean.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gate import OPEN_GATE_TOML
 from tests.integration.test_workflow_support import (
     _SETUP,
     FIRST_RELEASE,
@@ -25,6 +23,7 @@ from tests.integration.test_workflow_support import (
     free_port,
     served_version,
     ssh,
+    write_own_config,
 )
 from tests.rigenv import RigEnv, wait_until
 from tui.core.config import load_config
@@ -68,35 +67,7 @@ def make_own_app_with_home(rig: RigEnv, tmp: Path, home: str) -> OwnApp:
     ssh(rig, "env", f"PM2_HOME={home}", "NODE_CLUSTER_SCHED_POLICY=none", "sh", "-euc", _SETUP,
         "sh", root, str(rig.origin), "releases", name, str(port), FIRST_RELEASE,
         timeout=180)  # fmt: skip
-    reload = json.dumps([*app.env_argv(), "pm2", "reload", "{ecosystem}", "--update-env"])
-    app.config.write_text(
-        f"""
-[app]
-name = "{name}"
-root = "{root}"
-repo = "{rig.origin}"
-ref = "main"
-backup_dir = "{app.backup_dir}"
-pm2_bin = "{rig.pm2}"
-pm2_home = "{home}"
-
-[[hosts]]
-name = "rig"
-address = "127.0.0.1"
-port = {rig.ssh_port}
-user = "{rig.user}"
-identity_file = "{rig.ssh_key}"
-known_hosts = "{rig.known_hosts}"
-
-[health]
-url = "{app.url}/health"
-status_url = "{app.status_url}"
-
-[steps.deploy]
-reload = {reload}
-"""
-        + OPEN_GATE_TOML
-    )
+    write_own_config(app, home)
     wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
     return app
 

@@ -262,18 +262,26 @@ def make_own_app(
     app = OwnApp(rig, name, root, port, layout, tmp / "shipdeck.toml", backup_dir, extra_env)
     assigns = [f"{k}={v}" for k, v in extra_env]
     ssh_sh(rig, _SETUP, root, str(rig.origin), layout, name, str(port), FIRST_RELEASE, *assigns)
+    write_own_config(app, rig.pm2_home, extra)
+    wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
+    return app
+
+
+def write_own_config(app: OwnApp, pm2_home: str, extra: str = "") -> None:
+    """The shipdeck config of an app of the test's own (gate open; `extra` appends tables)."""
+    rig = app.rig
     reload = json.dumps([*app.env_argv(), "pm2", "reload", "{ecosystem}", "--update-env"])
     app.config.write_text(
         f"""
 [app]
-name = "{name}"
-layout = "{layout}"
-root = "{root}"
+name = "{app.name}"
+layout = "{app.layout}"
+root = "{app.root}"
 repo = "{rig.origin}"
 ref = "main"
-backup_dir = "{backup_dir}"
+backup_dir = "{app.backup_dir}"
 pm2_bin = "{rig.pm2}"
-pm2_home = "{rig.pm2_home}"
+pm2_home = "{pm2_home}"
 
 [[hosts]]
 name = "rig"
@@ -292,8 +300,6 @@ reload = {reload}
 """
         + extra
     )
-    wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
-    return app
 
 
 def _answers(app: OwnApp) -> bool:
