@@ -34,6 +34,16 @@ def config(tmp_path: Path, extra: str = "") -> Config:
     return load_config(path)
 
 
+def site_config(tmp_path: Path, items: str) -> Config:
+    """An in-place app whose root is tmp_path (checks run there), with custom items."""
+    path = tmp_path / "site.toml"
+    path.write_text(
+        f'[app]\nname = "shop"\nroot = "{tmp_path}"\nlayout = "in-place"\n'
+        '\n[[hosts]]\nname = "local"\ntransport = "local"\n' + items
+    )
+    return load_config(path)
+
+
 @pytest.fixture
 def journal(tmp_path: Path):
     j = Journal(tmp_path / "journal.sqlite3")
@@ -202,17 +212,7 @@ async def test_custom_exit0_item_and_iac_plan(tmp_path: Path, journal: Journal) 
     plan.write_text(
         "Plan: 1 to add, 0 to change, 1 to destroy.\n  # aws_instance.web will be destroyed\n"
     )
-    path = tmp_path / "custom.toml"
-    path.write_text(f"""
-[app]
-name = "shop"
-root = "{tmp_path}"
-layout = "in-place"
-
-[[hosts]]
-name = "local"
-transport = "local"
-
+    cfg = site_config(tmp_path, f"""
 [[checklist.items]]
 id = "smoke"
 label = "Smoke"
@@ -225,7 +225,6 @@ label = "Plan"
 command = ["cat", "{plan}"]
 judge = "exit0"
 """)
-    cfg = load_config(path)
 
     runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal), workdir=tmp_path)
     results = await runner.run(["smoke", "iac_plan"])
@@ -245,24 +244,13 @@ async def test_a_check_that_hangs_fails_at_its_timeout(
     from tui.core import checklist_checks
 
     monkeypatch.setattr(checklist_checks, "CHECK_TIMEOUT_S", 0.5)
-    path = tmp_path / "slow.toml"
-    path.write_text(f"""
-[app]
-name = "shop"
-root = "{tmp_path}"
-layout = "in-place"
-
-[[hosts]]
-name = "local"
-transport = "local"
-
+    cfg = site_config(tmp_path, """
 [[checklist.items]]
 id = "slow"
 label = "Slow"
 command = ["sleep", "30"]
 judge = "exit0"
 """)
-    cfg = load_config(path)
     runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal))
     t0 = time.monotonic()
     # Run beside a quick one: concurrently, each bounded by its own timeout.
