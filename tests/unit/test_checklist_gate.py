@@ -212,7 +212,9 @@ async def test_custom_exit0_item_and_iac_plan(tmp_path: Path, journal: Journal) 
     plan.write_text(
         "Plan: 1 to add, 0 to change, 1 to destroy.\n  # aws_instance.web will be destroyed\n"
     )
-    cfg = site_config(tmp_path, f"""
+    cfg = site_config(
+        tmp_path,
+        f"""
 [[checklist.items]]
 id = "smoke"
 label = "Smoke"
@@ -224,7 +226,8 @@ id = "iac_plan"
 label = "Plan"
 command = ["cat", "{plan}"]
 judge = "exit0"
-""")
+""",
+    )
 
     runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal), workdir=tmp_path)
     results = await runner.run(["smoke", "iac_plan"])
@@ -236,21 +239,22 @@ judge = "exit0"
     assert any("Plan: FAIL" in w for w in runner.decision().warnings)
 
 
-async def test_a_check_that_hangs_fails_at_its_timeout(
-    tmp_path: Path, journal: Journal, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_check_that_hangs_fails_at_its_timeout(tmp_path: Path, journal: Journal) -> None:
     import time
 
-    from tui.core import checklist_checks
+    cfg = site_config(
+        tmp_path,
+        """
+[checklist]
+check_timeout_s = 0.5
 
-    monkeypatch.setattr(checklist_checks, "CHECK_TIMEOUT_S", 0.5)
-    cfg = site_config(tmp_path, """
 [[checklist.items]]
 id = "slow"
 label = "Slow"
 command = ["sleep", "30"]
 judge = "exit0"
-""")
+""",
+    )
     runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal))
     t0 = time.monotonic()
     # Run beside a quick one: concurrently, each bounded by its own timeout.

@@ -27,16 +27,10 @@ from tui.core.notify import LABELS, delivered_notifications
 from tui.core.transport import CommandTimeout, Result, Transport, TransportError
 from tui.core.transport_errors import one_line
 
-# Defaults for what the config has no key for yet (listed in the issue-7 report).
-CHECK_TIMEOUT_S = 600.0
-TSC_COMMAND = ("npx", "--no-install", "tsc", "--noEmit")
-MIGRATION_STATUS_SCRIPT = "migrate:status"
-SOURCE_EXTENSIONS = ("js", "jsx", "mjs", "cjs", "ts", "tsx", "vue", "svelte")
-CONSOLE_LOG_RE = r"console\.log[[:space:]]*\("
-WARNING_RE = re.compile(r"(?i)\bwarn(ing)?s?\b")
+# Timeouts, commands and patterns of the checks are [checklist] keys (config_models).
+CONSOLE_LOG_RE = r"console\.log[[:space:]]*\("  # grep -E, not a Python regex
 # "3 warnings" / "no warnings" are tallies, not warnings of their own.
 WARNING_TALLY_RE = re.compile(r"(?i)\b(\d+|no) warnings?\b")
-PENDING_MIGRATION_RE = re.compile(r"(?i)\b(pending|down|not applied)\b")
 MAX_LISTED = 8
 
 
@@ -96,15 +90,20 @@ def _last_line(text: str) -> str:
     return lines[-1][:160] if lines else ""
 
 
+def _limit(ctx: CheckContext, cap: float | None = None) -> float:
+    """The time a command of a check may take: [checklist] check_timeout_s, or less."""
+    limit = ctx.config.checklist.check_timeout_s
+    return limit if cap is None else min(cap, limit)
+
+
 async def _run(
     transport: Transport,
     argv: Sequence[str],
     *,
     cwd: str | None,
-    timeout: float | None = None,
+    timeout: float,
     env: Mapping[str, str] | None = None,
 ) -> Result:
-    timeout = CHECK_TIMEOUT_S if timeout is None else timeout
     try:
         return await transport.run(list(argv), cwd=cwd, timeout=timeout, env=env)
     except CommandTimeout as err:
@@ -124,7 +123,9 @@ def _site(ctx: CheckContext) -> Site:
 async def _package(ctx: CheckContext) -> dict[str, Any]:
     if ctx._package is None:
         site = _site(ctx)
-        result = await _run(site.transport, ["cat", "package.json"], cwd=site.workdir, timeout=30)
+        result = await _run(
+            site.transport, ["cat", "package.json"], cwd=site.workdir, timeout=_limit(ctx, 30)
+        )
         if not result.ok:
             raise CheckAbort(Verdict(ItemState.FAIL, f"no package.json in {site.where}"))
         try:
@@ -178,7 +179,8 @@ def _test_counts(text: str) -> str:
 async def check_tests(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     await _script(ctx, item, "test")
     site = _site(ctx)
-    result = await _run(site.transport, ["npm", "test"], cwd=site.workdir, env={"CI": "true"})
+    result = await _run(site.transport, ["npm", "test"], cwd=site.workdir, timeout=_limit(ctx),
+                        env={"CI": "true"})  # fmt: skip
     text = _output(result)
     counts = _test_counts(text)
     verdict = _exit_verdict(result, counts or "exit 0", text)
@@ -195,7 +197,8 @@ _PROBLEMS = re.compile(r"(\d+) problems?")
 async def check_lint(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     await _script(ctx, item, "lint")
     site = _site(ctx)
-    result = await _run(site.transport, ["npm", "run", "lint"], cwd=site.workdir)
+    result = await _run(site.transport, ["npm", "run", "lint"], cwd=site.workdir,
+                        timeout=_limit(ctx))  # fmt: skip
     text = _output(result)
     found = _PROBLEMS.findall(text)
     if not result.ok and found:
@@ -209,11 +212,14 @@ _TS_ERROR = re.compile(r"^(.+?)\((\d+),\d+\): error (TS\d+)", re.M)
 async def check_typescript(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     site = _site(ctx)
     probe = await _run(
-        site.transport, ["test", "-f", "tsconfig.json"], cwd=site.workdir, timeout=30
+        site.transport, ["test", "-f", "tsconfig.json"], cwd=site.workdir, timeout=_limit(ctx, 30)
     )
     if not probe.ok:
         return Verdict(ItemState.SKIPPED, "no tsconfig.json: not a TypeScript project")
-    result = await _run(site.transport, TSC_COMMAND, cwd=site.workdir)
+    argv = ctx.config.checklist.tsc_command
+    if not argv:
+        return Verdict(ItemState.SKIPPED, "no [checklist] tsc_command configured")
+    result = await _run(site.transport, argv, cwd=site.workdir, timeout=_limit(ctx))
     text = _output(result)
     errors = _TS_ERROR.findall(text)
     if result.ok:
@@ -238,12 +244,12 @@ async def check_console_log(ctx: CheckContext, item: ChecklistItem) -> Verdict:
         site.transport,
         ["find", *dirs, "-maxdepth", "0", "-type", "d"],
         cwd=site.workdir,
-        timeout=30,
+        timeout=_limit(ctx, 30),
     )
     present = [d for d in dirs if d.rstrip("/") in {x.rstrip("/") for x in found.stdout.split()}]
     if not present:
         return Verdict(ItemState.FAIL, f"no source dir found ({', '.join(dirs)}) in {site.where}")
-    includes = [f"--include=*.{ext}" for ext in SOURCE_EXTENSIONS]
+    includes = [f"--include=*.{ext}" for ext in ctx.config.checklist.source_extensions]
     argv = [
         "grep",
         "-rnIE",
@@ -253,7 +259,7 @@ async def check_console_log(ctx: CheckContext, item: ChecklistItem) -> Verdict:
         "--",
         *present,
     ]
-    result = await _run(site.transport, argv, cwd=site.workdir, timeout=120)
+    result = await _run(site.transport, argv, cwd=site.workdir, timeout=_limit(ctx, 120))
     if result.exit_status == 1:
         return Verdict(ItemState.PASS, f"none in {', '.join(present)}")
     if result.exit_status != 0:
@@ -296,11 +302,12 @@ async def _build_result(ctx: CheckContext) -> Result:
     return got
 
 
-def count_warnings(text: str) -> list[str]:
-    """The warning lines of a build's output; a tally ("2 warnings") alone counts as that many
-    when the build printed no warning lines of its own."""
+def count_warnings(text: str, pattern: str) -> list[str]:
+    """The warning lines (``pattern``) of a build's output; a tally ("2 warnings") alone counts
+    as that many when the build printed no warning lines of its own."""
+    warning = re.compile(pattern)
     found = [ln.strip() for ln in text.splitlines()
-             if WARNING_RE.search(ln) and not WARNING_TALLY_RE.search(ln)]  # fmt: skip
+             if warning.search(ln) and not WARNING_TALLY_RE.search(ln)]  # fmt: skip
     if found:
         return found
     tallies = [ln.strip() for ln in text.splitlines() if WARNING_TALLY_RE.search(ln)]
@@ -311,7 +318,7 @@ def count_warnings(text: str) -> list[str]:
 
 async def check_build_warnings(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     result = await _build_result(ctx)
-    warnings = count_warnings(_output(result))
+    warnings = count_warnings(_output(result), ctx.config.checklist.warning_pattern)
     if not warnings:
         return Verdict(ItemState.PASS, "0 warnings", data={"warnings": 0})
     return Verdict(
@@ -326,7 +333,7 @@ async def check_bundle_size(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     build_dir = ctx.config.checklist.build_dir
     result = await _run(
         site.transport, ["find", build_dir, "-type", "f", "-printf", r"%s\t%P\n"],
-        cwd=site.workdir, timeout=60,
+        cwd=site.workdir, timeout=_limit(ctx, 60),
     )  # fmt: skip
     if not result.ok:
         return Verdict(ItemState.FAIL, f"no build output in {build_dir}/", _output(result))
@@ -384,7 +391,7 @@ async def env_names_on_target(ctx: CheckContext) -> tuple[set[str], list[str]]:
     names: set[str] = set()
     where: list[str] = []
     pm2 = await _run(target, ["node", "-e", _PM2_ENV_NAMES_JS, app.pm2_bin, app.name],
-                     cwd=None, env=env, timeout=60)  # fmt: skip
+                     cwd=None, env=env, timeout=_limit(ctx, 60))  # fmt: skip
     if pm2.ok:
         try:
             doc = json.loads(pm2.stdout.strip().splitlines()[-1])
@@ -393,7 +400,8 @@ async def env_names_on_target(ctx: CheckContext) -> tuple[set[str], list[str]]:
         except (ValueError, IndexError, AttributeError):
             where.append("pm2 env (unreadable)")
     dotenv = f"{ctx.target_dir.rstrip('/')}/.env"
-    res = await _run(target, ["sed", "-n", "-E", _DOTENV_NAMES, dotenv], cwd=None, timeout=30)
+    res = await _run(target, ["sed", "-n", "-E", _DOTENV_NAMES, dotenv], cwd=None,
+                     timeout=_limit(ctx, 30))  # fmt: skip
     if res.ok:
         names |= set(res.stdout.split())
         where.append(dotenv)
@@ -423,7 +431,8 @@ async def check_secrets(ctx: CheckContext, item: ChecklistItem) -> Verdict:
         return Verdict(ItemState.SKIPPED, "no [checklist] secret_files configured")
     if ctx.target is None:
         return Verdict(ItemState.FAIL, "no target host")
-    res = await _run(ctx.target, ["stat", "-c", "%Y %n", "--", *files], cwd=None, timeout=30)
+    res = await _run(ctx.target, ["stat", "-c", "%Y %n", "--", *files], cwd=None,
+                     timeout=_limit(ctx, 30))  # fmt: skip
     mtimes: dict[str, float] = {}
     for line in res.stdout.splitlines():
         stamp, _, name = line.partition(" ")
@@ -448,25 +457,33 @@ async def check_secrets(ctx: CheckContext, item: ChecklistItem) -> Verdict:
                    "\n".join(lines))  # fmt: skip
 
 
+def npm_script(argv: Sequence[str]) -> str | None:
+    """The script an ``npm run [flags] NAME`` command runs, else None."""
+    if len(argv) < 3 or argv[0] != "npm" or argv[1] not in ("run", "run-script"):
+        return None
+    return next((a for a in argv[2:] if not a.startswith("-")), None)
+
+
 async def check_migrations(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     cfg = ctx.config
     if not cfg.database.enabled and not cfg.steps.build.migrate:
         return Verdict(ItemState.SKIPPED, "no database or migrate command configured")
-    scripts = (await _package(ctx)).get("scripts") or {}
-    if MIGRATION_STATUS_SCRIPT not in scripts:
+    argv = cfg.checklist.migrations_status
+    script = npm_script(argv)
+    if not argv or (script and script not in ((await _package(ctx)).get("scripts") or {})):
+        what = f"no {script!r} script" if argv else "no [checklist] migrations_status command"
         return Verdict(
             ItemState.PENDING,
-            f"no {MIGRATION_STATUS_SCRIPT!r} script to list pending migrations: sign off after "
-            "reviewing them",
+            f"{what} to list pending migrations: sign off after reviewing them",
             signable=True,
         )
     site = _site(ctx)
-    result = await _run(site.transport, ["npm", "run", "--silent", MIGRATION_STATUS_SCRIPT],
-                        cwd=site.workdir)  # fmt: skip
+    result = await _run(site.transport, argv, cwd=site.workdir, timeout=_limit(ctx))
     text = _output(result)
     if not result.ok:
         return _exit_verdict(result, detail=text)
-    pending = [ln.strip() for ln in result.stdout.splitlines() if PENDING_MIGRATION_RE.search(ln)]
+    pending_re = re.compile(cfg.checklist.migrations_pending_pattern)
+    pending = [ln.strip() for ln in result.stdout.splitlines() if pending_re.search(ln)]
     if not pending:
         return Verdict(ItemState.PASS, "no pending migrations", text)
     return Verdict(ItemState.PASS, f"{len(pending)} pending: {_hits_summary(pending)}", text,
@@ -554,7 +571,9 @@ async def check_custom(
 
     async def one(t: Transport) -> tuple[str, Result | str]:
         try:
-            return t.host.name, await _run(t, item.command, cwd=ctx.target_dir or None)
+            return t.host.name, await _run(
+                t, item.command, cwd=ctx.target_dir or None, timeout=_limit(ctx)
+            )
         except CheckAbort as err:
             return t.host.name, err.verdict.summary
 
@@ -569,7 +588,7 @@ async def check_custom(
 
 async def check_iac_plan(ctx: CheckContext, item: ChecklistItem, allow_destroy: bool) -> Verdict:
     site = _site(ctx)
-    result = await _run(site.transport, item.command, cwd=site.workdir)
+    result = await _run(site.transport, item.command, cwd=site.workdir, timeout=_limit(ctx))
     text = _output(result)
     plan = parse_plan(result.stdout)
     if plan is None:

@@ -49,8 +49,6 @@ from tui.core.policy import commits_ahead, commits_warning, window_violations
 from tui.core.transport import LocalTransport, Transport
 from tui.core.transport_errors import one_line
 
-# Whether the IaC plan item may destroy resources: no config key yet (see the issue-7 report).
-IAC_ALLOW_DESTROY = False
 # Build-dependent items: running one of them runs the build too.
 _NEEDS_BUILD = frozenset({"bundle_size", "build_warnings"})
 # Items that run in the checkout (their detail says which one).
@@ -72,17 +70,25 @@ class ChecklistRunner:
         clock: Callable[[], float] = time.time,
         console: bool = False,
         on_update: UpdateHook | None = None,
-        allow_destroy: bool = IAC_ALLOW_DESTROY,
+        allow_destroy: bool | None = None,
     ) -> None:
         self.config = config
         self.journal = journal
         self.pool = pool
         self.deployment_id = deployment_id
-        self.workdir = str(Path(workdir).expanduser().resolve()) if workdir else None
+        # --workdir, else [checklist] workdir (relative to the config file's folder)
+        configured = config.checklist.workdir
+        base = config.source.parent
+        chosen = Path(workdir).expanduser() if workdir else None
+        if chosen is None and configured:
+            chosen = base / Path(configured).expanduser()
+        self.workdir = str(chosen.resolve()) if chosen is not None else None
         self.clock = clock
         self.console = console
         self.on_update = on_update
-        self.allow_destroy = allow_destroy
+        self.allow_destroy = (
+            config.checklist.iac_allow_destroy if allow_destroy is None else allow_destroy
+        )
         self.items: tuple[ChecklistItem, ...] = build_items(config)
         self.by_id = {i.id: i for i in self.items}
         self.scope: Scope = scope_for(journal, config.app.name, deployment_id)
@@ -183,6 +189,8 @@ class ChecklistRunner:
         target, else the current directory if it is a Node project checkout."""
         local = LocalTransport()
         if self.workdir:
+            if not Path(self.workdir).is_dir():
+                return None, f"no checkout to check: {self.workdir} is not a directory"
             return Site(local, self.workdir, f"jump host {self.workdir}"), ""
         release = self._release_dir()
         if release and self.pool is not None:

@@ -192,6 +192,20 @@ class ChecklistConfig:
     secret_max_age_days: int = opt(90, ge=1)
     optional: tuple[str, ...] = opt((), example=("smoke-test",))
     items: tuple[ChecklistItem, ...] = opt(())
+    check_timeout_s: float = opt(600.0, gt=0)  # per automated check (the build: steps.build)
+    # A checkout on the jump host the code checks run in, like `shipdeck check --workdir`
+    # ("" = the release this deployment built on the host, else the current directory).
+    workdir: str = opt("", example="~/src/shop-api")
+    tsc_command: tuple[str, ...] = cmd("npx", "--no-install", "tsc", "--noEmit")
+    source_extensions: tuple[str, ...] = opt(
+        ("js", "jsx", "mjs", "cjs", "ts", "tsx", "vue", "svelte"), checks=("name",)
+    )  # files searched for console.log
+    warning_pattern: str = opt(r"(?i)\bwarn(ing)?s?\b", checks=("regex",))
+    migrations_status: tuple[str, ...] = cmd("npm", "run", "--silent", "migrate:status")
+    migrations_pending_pattern: str = opt(
+        r"(?i)\b(pending|down|not applied)\b", checks=("regex",)
+    )
+    iac_allow_destroy: bool = opt(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,9 +224,21 @@ class NotifyConfig:
     format: str = opt("slack", choices=("slack", "json"))
     timeout_s: float = opt(5.0, gt=0)
     retries: int = opt(3, ge=0)
+    backoff_s: float = opt(0.5, ge=0)  # first pause between attempts; doubles each time
 
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmsConfig:
+    """When the post-deploy watch raises an alarm ([policy.alarms]; see core/watch_rules.py)."""
+
+    health_fail_streak: int = opt(2, ge=1)  # unhealthy samples in a row
+    error_rate_factor: float = opt(3.0, gt=0)  # x the pre-deploy errors/min...
+    error_rate_floor: float = opt(5.0, ge=0)  # ...and above this many errors/min
+    max_new_restarts: int = opt(0, ge=0)  # restarts allowed since the watch began
+    memory_growth: float = opt(0.5, gt=0)  # memory per process vs baseline (0.5 = +50%)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +250,7 @@ class PolicyConfig:
     no_deploy_after: str = opt("16:00", checks=("hhmm",))  # "" = no cut-off
     max_commits_ahead: int = opt(20, ge=0)
     lock_stale_minutes: int = opt(120, ge=1)
+    alarms: AlarmsConfig = field(default=AlarmsConfig())
 
 
 @dataclass(frozen=True, slots=True)

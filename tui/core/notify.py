@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTIFY_STEP = "notify"
-BACKOFF_S = 0.5  # first pause between attempts; doubles each time
 
 DEPLOY_STARTED = "deploy.started"
 STEP_FAILED = "step.failed"
@@ -105,7 +104,7 @@ class Notifier:
         app: str = "",
         environment: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
-        backoff_s: float = BACKOFF_S,
+        backoff_s: float | None = None,  # default: [notify] backoff_s
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.cfg = notify
@@ -113,7 +112,7 @@ class Notifier:
         self.app = app
         self.environment = environment
         self._transport = transport
-        self.backoff_s = backoff_s
+        self.backoff_s = notify.backoff_s if backoff_s is None else backoff_s
         self._sleep = sleep
         self._tasks: set[asyncio.Task[list[Delivery]]] = set()
 
