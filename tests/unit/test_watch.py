@@ -21,6 +21,7 @@ from tui.core.watch import (
     CANCELLED,
     CLEAN,
     RUNNING,
+    AlarmRules,
     LogErrorCounter,
     Watch,
     WatchBaseline,
@@ -448,3 +449,34 @@ async def test_confirm_gate_from_the_journal(config, journal) -> None:
                error_rate_source=lambda: 0.0)  # fmt: skip
     await ok.run()
     assert confirm_gate(journal, clean.id).unlocked
+
+
+async def test_alarm_thresholds_come_from_policy_alarms(journal, tmp_path: Path) -> None:
+    """[policy.alarms] sets the rules: a streak of 3 lets two failed rounds pass, and the
+    journaled watch start names the configured thresholds."""
+    path = tmp_path / "alarms.toml"
+    path.write_text(CONFIG + "\n[policy.alarms]\nhealth_fail_streak = 3\nmax_new_restarts = 1\n"
+                    "memory_growth = 2.0\nerror_rate_factor = 4\n"
+                    "error_rate_floor = 0\n")  # fmt: skip
+    config = load_config(path)
+    clock = Clock()
+    bad = {2, 3}  # two unhealthy rounds in a row: under the streak of 3
+    verifier = ScriptedVerifier(config, lambda n: results(healthy=n not in bad))
+    watch = make_watch(config, journal, verifier, clock)
+    assert watch.rules == AlarmRules(3, 4.0, 0.0, 1, 2.0)
+    result = await watch.run()
+    assert result.state == CLEAN, result.message
+    started = journal.events(kinds=["note"])[0]
+    assert started.data["rules"][0] == "health or API status fails 3 times in a row"
+    assert started.data["rules"][2] == "more than 1 restarts"
+    # The same unhealthy rounds with the default rules (streak 2) alarm.
+    defaults = make_watch(load_config_text(tmp_path, CONFIG), journal, ScriptedVerifier(
+        config, lambda n: results(healthy=n not in bad)), Clock())  # fmt: skip
+    assert defaults.rules == AlarmRules()
+    assert (await defaults.run()).state == ALARMED
+
+
+def load_config_text(tmp_path: Path, text: str) -> Config:
+    path = tmp_path / "plain.toml"
+    path.write_text(text)
+    return load_config(path)

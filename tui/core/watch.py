@@ -386,7 +386,7 @@ class Watch:
         self.on_sample = on_sample
         self.on_alarm = on_alarm
         self.rollback = rollback
-        self.rules = rules or AlarmRules()
+        self.rules = rules or AlarmRules.from_config(config)  # [policy.alarms]
         self.duration_s = float(policy.watch_minutes * 60 if duration_s is None else duration_s)
         self.interval_s = float(policy.watch_interval_s if interval_s is None else interval_s)
         self.auto_rollback = policy.auto_rollback if auto_rollback is None else auto_rollback

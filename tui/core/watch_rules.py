@@ -1,8 +1,9 @@
 """The post-deploy watch as pure judgements: a baseline, samples, and the alarm rules.
 
 No I/O here (watch.py does it), so the rules are tested with plain numbers. The rule thresholds
-are module defaults because the config has no keys for them yet; ``AlarmRules`` carries them and
-``Watch`` takes one as an argument.
+are ``[policy.alarms]`` config keys (their defaults live in config_models.AlarmsConfig);
+``AlarmRules.from_config(config)`` carries them and ``Watch`` builds one from its config unless
+given one.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from tui.core.config_models import AlarmsConfig, Config
 from tui.core.verify_checks import HEALTH, MEMORY, PROCESSES, STATUS, CheckResult
 
+# The defaults of [policy.alarms] (config_models.AlarmsConfig is where they are set):
+_DEFAULTS = AlarmsConfig()
 # Alarm when this many samples in a row are unhealthy (HTTP health or API status failed, or an
 # app process is not online). One failed probe is noise, two in a row is a trend.
-HEALTH_FAIL_STREAK = 2
+HEALTH_FAIL_STREAK = _DEFAULTS.health_fail_streak
 # Alarm when errors per minute exceed this many times the pre-deploy rate...
-ERROR_RATE_FACTOR = 3.0
+ERROR_RATE_FACTOR = _DEFAULTS.error_rate_factor
 # ...and also exceed this floor, so a quiet app (baseline 0) does not alarm on one error line.
-ERROR_RATE_FLOOR = 5.0
+ERROR_RATE_FLOOR = _DEFAULTS.error_rate_floor
 # Alarm when the app's processes restarted more than this many times since the watch began.
-MAX_NEW_RESTARTS = 0
+MAX_NEW_RESTARTS = _DEFAULTS.max_new_restarts
 # Alarm when mean memory per process grew by this fraction over the baseline (0.5 = +50%).
-MEMORY_GROWTH = 0.5
+MEMORY_GROWTH = _DEFAULTS.memory_growth
 
 RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY = "health", "error_rate", "restarts", "memory"
 RULES = (RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY)
@@ -41,6 +45,18 @@ class AlarmRules:
     error_rate_floor: float = ERROR_RATE_FLOOR
     max_new_restarts: int = MAX_NEW_RESTARTS
     memory_growth: float = MEMORY_GROWTH
+
+    @classmethod
+    def from_config(cls, config: Config | AlarmsConfig) -> AlarmRules:
+        """The thresholds of ``[policy.alarms]`` (a whole Config, or its alarms table)."""
+        alarms = config.policy.alarms if isinstance(config, Config) else config
+        return cls(
+            health_fail_streak=alarms.health_fail_streak,
+            error_rate_factor=alarms.error_rate_factor,
+            error_rate_floor=alarms.error_rate_floor,
+            max_new_restarts=alarms.max_new_restarts,
+            memory_growth=alarms.memory_growth,
+        )
 
     def error_threshold(self, baseline_per_minute: float) -> float:
         return max(self.error_rate_factor * max(0.0, baseline_per_minute), self.error_rate_floor)
