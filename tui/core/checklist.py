@@ -49,8 +49,12 @@ class ChecklistItem:
     # Satisfied by the deployment's own steps (BACKUP, the deploy-started notification): before
     # a deployment exists these are "pending" without blocking a pre-flight `shipdeck check`.
     by_deployment: bool = False
-    command: tuple[str, ...] = ()  # custom items: run on every host, judged by exit status
+    command: tuple[str, ...] = ()  # custom items: run on every host, judged by `judge`
     custom: bool = False
+    judge: str = "exit0"  # custom items: "exit0" | "regex" | "budget" (see config_models)
+    pattern: str = ""
+    fail_pattern: str = ""
+    budget: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,10 @@ def build_items(config: Config) -> tuple[ChecklistItem, ...]:
             kind=kind,
             command=tuple(custom.command),
             custom=True,
+            judge=custom.judge,
+            pattern=custom.pattern,
+            fail_pattern=custom.fail_pattern,
+            budget=custom.budget,
             optional=custom.id == IAC_ITEM_ID and base is None,
         )
     return tuple(replace(i, optional=i.optional or i.id in optional) for i in items.values())

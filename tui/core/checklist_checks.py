@@ -564,10 +564,59 @@ async def check_monitoring(ctx: CheckContext, item: ChecklistItem) -> Verdict:
 # -- custom items and the IaC plan ------------------------------------------------------------
 
 
+def _line_of(text: str, match: re.Match[str]) -> str:
+    """The line a match is on, trimmed for a summary."""
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.end())
+    line = text[start : end if end >= 0 else len(text)].strip()
+    return line[:120]
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def judge_output(item: ChecklistItem, result: Result) -> tuple[bool, str, Any]:
+    """(passed, why, number) of one host's run under the item's judge ("exit0", "regex",
+    "budget"). Regex and budget judge the output (stdout then stderr, ``^``/``$`` at line ends),
+    not the exit status, except that a command that could not run (126, 127) fails."""
+    text = _output(result)
+    if item.judge not in ("regex", "budget"):
+        return result.ok, _exit_verdict(result).summary, None
+    if result.exit_status in (126, 127):
+        return False, _exit_verdict(result).summary, None
+    if item.judge == "regex":
+        if item.fail_pattern:
+            bad = re.search(item.fail_pattern, text, re.M)
+            if bad is not None:
+                return False, f"fail_pattern matched: {_line_of(text, bad)}", None
+        if not item.pattern:
+            return True, "fail_pattern not matched", None
+        good = re.search(item.pattern, text, re.M)
+        if good is None:
+            return False, f'no match for pattern "{item.pattern}"', None
+        return True, f"matched: {_line_of(text, good)}", None
+    matches = list(re.finditer(item.pattern, text, re.M))
+    if not matches:
+        return False, f'no number: no match for pattern "{item.pattern}"', None
+    raw = matches[-1].group(1) or ""
+    number = _number(raw)
+    if number is None:
+        return False, f'"{raw[:40]}" (pattern "{item.pattern}") is not a number', None
+    if number > item.budget:
+        return False, f"{number:g} > {item.budget:g} budget", number
+    return True, f"{number:g} of {item.budget:g} budget", number
+
+
 async def check_custom(
     ctx: CheckContext, item: ChecklistItem, hosts: Sequence[Transport]
 ) -> Verdict:
-    """A configured command: passes when it exits 0 on every host."""
+    """A configured command run on every host, judged on each (``judge_output``): the item
+    passes when it passes everywhere."""
 
     async def one(t: Transport) -> tuple[str, Result | str]:
         try:
@@ -578,12 +627,20 @@ async def check_custom(
             return t.host.name, err.verdict.summary
 
     outcomes = await asyncio.gather(*(one(t) for t in hosts))
-    failed = [f"{h}: {r if isinstance(r, str) else _exit_verdict(r).summary}"
-              for h, r in outcomes if isinstance(r, str) or not r.ok]  # fmt: skip
+    judged = [(h, (False, r, None) if isinstance(r, str) else judge_output(item, r))
+              for h, r in outcomes]  # fmt: skip
+    failed = [f"{h}: {why}" for h, (ok, why, _) in judged if not ok]
     detail = "\n\n".join(f"== {h}\n{r if isinstance(r, str) else _output(r)}" for h, r in outcomes)
+    numbers = {h: n for h, (_, _, n) in judged if n is not None}
+    data: dict[str, Any] = {"judge": item.judge}
+    if item.judge == "budget":
+        data.update(budget=item.budget, values=numbers)
     if failed:
-        return Verdict(ItemState.FAIL, "; ".join(failed), detail)
-    return Verdict(ItemState.PASS, f"exit 0 on {len(outcomes)} host(s)", detail)
+        return Verdict(ItemState.FAIL, "; ".join(failed), detail, data=data)
+    if item.judge in ("regex", "budget"):
+        return Verdict(ItemState.PASS, "; ".join(f"{h}: {why}" for h, (_, why, _) in judged),
+                       detail, data=data)  # fmt: skip
+    return Verdict(ItemState.PASS, f"exit 0 on {len(outcomes)} host(s)", detail, data=data)
 
 
 async def check_iac_plan(ctx: CheckContext, item: ChecklistItem, allow_destroy: bool) -> Verdict:

@@ -201,9 +201,59 @@ def _check_items(c: Checker, cfg: Config) -> None:
                 )
             else:
                 seen[item.id] = i
-        if item.judge == "exit0" and not item.command and (*path, "command") not in c.bad:
+        if (*path, "judge") not in c.bad:
+            _check_judge(c, item, path)
+
+
+_BUDGET_EXAMPLE = json.dumps(r"(\d+) warnings")
+
+
+def _check_judge(c: Checker, item: Any, path: KeyPath) -> None:
+    """The keys each judge needs, and the ones it would silently ignore."""
+    judge, given = item.judge, c.given
+    if judge != "manual" and not item.command and (*path, "command") not in c.bad:
+        c.report(
+            (*path, "command"),
+            f"judge = {json.dumps(judge)} needs a command",
+            'e.g. command = ["npm", "test"], or judge = "manual"',
+        )
+    patterns_ok = (*path, "pattern") not in c.bad and (*path, "fail_pattern") not in c.bad
+    if judge == "regex" and not item.pattern and not item.fail_pattern and patterns_ok:
+        c.report(
+            (*path, "pattern"),
+            'judge = "regex" needs a pattern or a fail_pattern',
+            'e.g. pattern = "found 0 vulnerabilities", or fail_pattern = "(?i)critical"',
+        )
+    if judge == "budget" and (*path, "pattern") not in c.bad:
+        groups = re.compile(item.pattern).groups if item.pattern else 0
+        if not item.pattern:
             c.report(
-                (*path, "command"),
-                'judge = "exit0" needs a command',
-                'e.g. command = ["npm", "test"], or judge = "manual"',
+                (*path, "pattern"),
+                'judge = "budget" needs a pattern',
+                f"a regex with one group around the number, e.g. pattern = {_BUDGET_EXAMPLE}",
+            )
+        elif groups != 1:
+            c.report(
+                (*path, "pattern"),
+                f'judge = "budget" needs exactly one group in the pattern, got {groups}',
+                f"one (...) around the number, e.g. pattern = {_BUDGET_EXAMPLE}",
+            )
+    if judge == "budget" and (*path, "budget") not in given:
+        c.report(
+            (*path, "budget"),
+            'judge = "budget" needs a budget',
+            "the largest number allowed, e.g. budget = 10",
+        )
+    unused = {
+        "pattern": ("regex", "budget"),
+        "fail_pattern": ("regex",),
+        "budget": ("budget",),
+    }
+    for key, judges in unused.items():
+        if judge not in judges and (*path, key) in given and (*path, key) not in c.bad:
+            which = " or ".join(f"judge = {json.dumps(j)}" for j in judges)
+            c.report(
+                (*path, key),
+                f"only used by {which}, not judge = {json.dumps(judge)}",
+                f"set {which}, or remove {key}",
             )

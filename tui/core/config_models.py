@@ -168,8 +168,11 @@ class LogsConfig:
 
 @dataclass(frozen=True, slots=True)
 class ChecklistItem:
-    """A custom checklist item. judge "exit0": passes when `command` exits 0 on
-    every host; judge "manual": needs an operator sign-off."""
+    """A custom checklist item, judged on every host. judge "manual": needs an operator
+    sign-off; "exit0": passes when `command` exits 0; "regex": the output decides, passes when
+    `pattern` matches and `fail_pattern` does not (either may be left out, not both); "budget":
+    `pattern` has one group around a number in the output (the last match counts), passes when
+    that number is at most `budget`. The cross-checks in config_checks enforce the pairs."""
 
     id: str = req("smoke-test", checks=("name",))
     label: str = req("Smoke test passes", checks=("nonempty",))
@@ -177,7 +180,10 @@ class ChecklistItem:
     command: tuple[str, ...] = field(
         default=(), metadata={"command": True, "example": ("npm", "test")}
     )
-    judge: str = opt("manual", choices=("manual", "exit0"))
+    judge: str = opt("manual", choices=("manual", "exit0", "regex", "budget"))
+    pattern: str = opt("", checks=("regex",), example=r"(\d+) vulnerabilities")
+    fail_pattern: str = opt("", checks=("regex",), example=r"(?i)\bcritical\b")
+    budget: float = opt(0.0, example=10)  # judge "budget": required, the largest number allowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,9 +208,7 @@ class ChecklistConfig:
     )  # files searched for console.log
     warning_pattern: str = opt(r"(?i)\bwarn(ing)?s?\b", checks=("regex",))
     migrations_status: tuple[str, ...] = cmd("npm", "run", "--silent", "migrate:status")
-    migrations_pending_pattern: str = opt(
-        r"(?i)\b(pending|down|not applied)\b", checks=("regex",)
-    )
+    migrations_pending_pattern: str = opt(r"(?i)\b(pending|down|not applied)\b", checks=("regex",))
     iac_allow_destroy: bool = opt(False)
 
 

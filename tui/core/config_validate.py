@@ -41,6 +41,7 @@ class Checker:
         self.lines = lines
         self.problems: list[Problem] = []
         self.bad: set[KeyPath] = set()
+        self.given: set[KeyPath] = set()  # keys the file sets (for "required when" cross-checks)
 
     def report(self, path: KeyPath, message: str, hint: str) -> Any:
         self.bad.add(path)
@@ -71,6 +72,7 @@ class Checker:
             sub = (*path, name)
             value = BAD
             if name in raw:
+                self.given.add(sub)
                 value = self.value(f, raw[name], sub)
             elif f.metadata.get("required") and not _excused(f, raw):
                 self.missing(f, sub, path, kind)
