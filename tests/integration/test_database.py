@@ -7,7 +7,9 @@ dropped afterwards), so the demo app's `demo` database and other tests are never
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -18,6 +20,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_workflow_support import (
+    OwnApp,
+    journal_events,
+    served_version,
+    shipdeck,
+    write_own_config,
+)
 from tests.rigenv import RigEnv
 from tui.core.config import Config, load_config
 from tui.core.database import Database, DatabaseError, workflow_hooks
@@ -272,3 +281,95 @@ async def test_workflow_hooks(rig: RigEnv, dbname: str, backup_dir: Path, journa
             await restore(gone)
     finally:
         await transport.close()
+
+
+@pytest.fixture
+def full_dir(rig: RigEnv) -> Iterator[Path]:
+    """A directory of the deploy user's on a tiny tmpfs that is already full (filled by root),
+    unmounted afterwards. Skipped only where mounting is impossible (not root, no
+    CAP_SYS_ADMIN)."""
+    if os.geteuid() != 0:
+        pytest.skip("a full filesystem is made by mounting a tmpfs, which needs root")
+    path = rig.dir / "tmp" / f"full-{secrets.token_hex(4)}"
+    path.mkdir(parents=True)
+    owner = pwd.getpwnam(rig.user)
+    opts = f"size=64k,uid={owner.pw_uid},gid={owner.pw_gid},mode=700"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "shipdeck-full", str(path)],
+                             capture_output=True, text=True, timeout=30)  # fmt: skip
+    if mounted.returncode != 0:
+        path.rmdir()
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        fd = os.open(path / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError as err:
+            assert err.errno == errno.ENOSPC, err
+        finally:
+            os.close(fd)
+        assert shutil.disk_usage(path).free == 0
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], capture_output=True, timeout=30, check=True)
+        path.rmdir()
+
+
+async def test_a_full_backup_dir_blocks_deploy_with_one_clear_line(
+    rig: RigEnv, dbname: str, full_dir: Path, journal: Journal
+) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    did = deployment(journal)
+    db = Database(config_for(rig, dbname, full_dir), transport, journal)
+    try:
+        with pytest.raises(DatabaseError) as err:
+            await db.backup(did)
+    finally:
+        await transport.close()
+    message = str(err.value)
+    assert "\n" not in message
+    assert message == (
+        f"pg_dump of {dbname} on rig to {db.dump_path(did)} failed: No space left on device"
+    ), message
+    assert sorted(p.name for p in full_dir.iterdir()) == ["filler"]  # the .partial is gone
+    failed = [e for e in journal.events(deployment_id=did) if e.kind == "command"]
+    assert failed[-1].message == message and failed[-1].exit_status != 0
+
+
+async def test_a_failing_pg_dump_says_why_in_one_line(
+    rig: RigEnv, backup_dir: Path, journal: Journal
+) -> None:
+    transport = make_transport(load_config(rig.config).primary_host)
+    did = deployment(journal)
+    db = Database(config_for(rig, "no_such_db", backup_dir), transport, journal)
+    try:
+        with pytest.raises(DatabaseError) as err:
+            await db.backup(did)
+    finally:
+        await transport.close()
+    assert str(err.value).startswith(
+        f"pg_dump of no_such_db on rig to {db.dump_path(did)} failed: connection to server"
+    ), err.value
+    assert str(err.value).endswith('database "no_such_db" does not exist'), err.value
+    assert list(backup_dir.iterdir()) == []  # no .partial left
+
+
+def test_a_full_backup_dir_refuses_deploy(
+    app: OwnApp, dbname: str, full_dir: Path, tmp_path: Path
+) -> None:
+    """The headless deploy with the dump going to a full disk: BACKUP fails with the one line,
+    DEPLOY never starts, the live release is untouched."""
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    database = (
+        f'\n[database]\nenabled = true\nhost = "127.0.0.1"\nport = {rig.pg_port}\n'
+        f'name = "{dbname}"\nuser = "{rig.user}"\nrun_on = "rig"\nbackup_dir = "{full_dir}"\n'
+    )
+    write_own_config(app, rig.pm2_home, database)
+    done = shipdeck("deploy", "--headless", "--yes", config=app.config, journal=journal)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert served_version(app.status_url) == "1.0.0"
+    started = {e.step for e in journal_events(journal, kinds=["step.start"])}
+    assert started == {"backup"}, started  # no BUILD, no DEPLOY
+    assert sorted(p.name for p in full_dir.iterdir()) == ["filler"]

@@ -42,7 +42,20 @@ _WRITE_PGPASS = (
 )
 
 
-_PRIVATE = 'umask 077 && exec "$@"'
+# pg_dump to stdout, written to the file ($1) by cat: pg_dump 15 exits 0 with an empty file when
+# the disk is full (measured on the rig), cat reports the write error. Exit: pg_dump's status,
+# or 75 when writing the file failed (cat said why on stderr).
+_DUMP_TO_FILE = r"""
+umask 077
+out=$1; shift
+exec 3>&1
+dumped=$( { { "$@"; echo $? >&4; } | cat > "$out"; } 4>&1 >&3 )
+wrote=$?
+[ "$wrote" -eq 0 ] || exit 75
+exit "${dumped:-1}"
+"""
+# What the clients put before their reason: "pg_dump: error: ", "cat: write error: ".
+_TOOL_PREFIX = re.compile(r"^(?:pg_dump|cat|sh)(?:: [a-z ]*error)?: ")
 
 
 class DatabaseError(WorkflowError):
@@ -240,14 +253,15 @@ class Database:
         timeout = self.config.steps.backup.timeout_s
         async with self._pg_env() as env:
             # umask 077: a dump holds every row; only its owner may read it.
-            argv = ["sh", "-c", _PRIVATE, "sh", "pg_dump", *self._conn_args(), "-Fc", "-f", partial]
+            argv = ["sh", "-c", _DUMP_TO_FILE, "sh", partial, "pg_dump", *self._conn_args(), "-Fc"]
             t0 = time.monotonic()
             dumped = await self._run(argv, env=env, timeout=timeout)
             duration = time.monotonic() - t0
             if not dumped.ok:
                 await self._run(["rm", "-f", "--", partial], timeout=QUICK_TIMEOUT_S)
+                why = _TOOL_PREFIX.sub("", _last_line(dumped))
                 raise self._fail(
-                    f"pg_dump of {self.db.name} on {self.host} failed: {_last_line(dumped)}",
+                    f"pg_dump of {self.db.name} on {self.host} to {path} failed: {why}",
                     step=step,
                     deployment_id=did,
                     result=dumped,
