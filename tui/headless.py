@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.context import AppContext, CliError, open_context
 from tui.core.checklist_gate import override_gate
@@ -28,6 +28,9 @@ from tui.core.notify import NotifyBridge
 from tui.core.transport import TransportError
 from tui.core.workflow import GateClosed, Outcome, Workflow, WorkflowError, mark_interrupted
 from tui.core.workflow_steps import Commander
+
+if TYPE_CHECKING:
+    from tui.core.watch import Watch, WatchSample
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # pm2 colours its output
@@ -49,6 +52,12 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
         "--override-gate",
         metavar="REASON",
         help="deploy even if the pre-deploy checklist or policy says no (the reason is journaled)",
+    )
+    deploy.add_argument(
+        "--skip-watch",
+        metavar="REASON",
+        help="confirm without the post-deploy watch ([policy] watch_minutes); the reason is"
+        " journaled as an override of the watch gate",
     )
     add_common(deploy)
     deploy.set_defaults(func=run_deploy)
@@ -113,6 +122,23 @@ class Printer:
     def output(self, host: str, line: str) -> None:
         if not self.as_json:
             print(f"    {host}| {_ANSI.sub('', line)}", flush=True)
+
+    def watch_sample(self, watch: Watch, sample: WatchSample) -> None:
+        """The countdown after each watch sample (the sample itself is a journal event)."""
+        left = watch.remaining_s()
+        if self.as_json:
+            line = {
+                "watch": {
+                    "sample": sample.index,
+                    "of": watch.expected_samples,
+                    "remaining_s": round(left, 1),
+                    "healthy": sample.healthy,
+                }
+            }
+            print(json.dumps(line), flush=True)
+        else:
+            print(f"    watch| sample {sample.index}/{watch.expected_samples},"
+                  f" {left:.0f} s left", flush=True)  # fmt: skip
 
     def result(self, outcome: str, message: str, **extra: Any) -> None:
         if self.as_json:
@@ -192,6 +218,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     _need_headless(args, "deploy")
     if args.override_gate is not None and not args.override_gate.strip():
         raise CliError("--override-gate needs a reason (it goes into the journal and changelog)")
+    if args.skip_watch is not None and not args.skip_watch.strip():
+        raise CliError("--skip-watch needs a reason (it goes into the journal and changelog)")
 
     async def body(ctx: AppContext, printer: Printer) -> int:
         app = ctx.config.app
@@ -215,7 +243,11 @@ def run_deploy(args: argparse.Namespace) -> int:
                 await wf.resume(waiting[0].id)
             if args.override_gate:
                 await _begin_with_gate_override(wf, ref, args.override_gate)
-            outcome = await wf.run_to_end(None if args.resume else ref)
+            # CONFIRM waits for a clean post-deploy watch, as in the console (same engine).
+            from tui.core.workflow_watch import WorkflowWatch
+
+            watch = WorkflowWatch(skip_reason=args.skip_watch, on_sample=printer.watch_sample)
+            outcome = await wf.run_to_end(None if args.resume else ref, watch=watch)
         except GateClosed as err:
             print(f"shipdeck: {err}", file=sys.stderr)
             for line in err.decision.blocking + err.decision.policy_violations:

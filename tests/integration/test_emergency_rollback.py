@@ -25,9 +25,12 @@ async def test_emergency_rollback_returns_to_the_previous_release(
 ) -> None:
     rig = fresh_app
     journal = tmp_path / "journal.sqlite3"
+    # The rig's config without the 15-minute post-deploy watch the headless deploy holds for.
+    config = tmp_path / "shipdeck.toml"
+    config.write_text(rig.config.read_text().replace("[policy]\n", "[policy]\nwatch_minutes = 0\n"))
     deployed = subprocess.run(
         [sys.executable, "-m", "tui.cli", "deploy", "--headless", "--yes",
-         "--config", str(rig.config), "--journal", str(journal)],
+         "--config", str(config), "--journal", str(journal)],
         cwd=REPO, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr

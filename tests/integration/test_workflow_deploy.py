@@ -15,8 +15,10 @@ from pathlib import Path
 
 from tests.integration.test_workflow_support import (
     FIRST_RELEASE,
+    NO_WATCH,
     LoadLoop,
     OwnApp,
+    config_variant,
     delete_branch,
     journal_events,
     live_release,
@@ -183,7 +185,9 @@ def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path:
     database (enabled there) dumped at BACKUP and left alone by a rollback without
     --restore-db."""
     rig, journal = fresh_app, tmp_path / "j.sqlite3"
-    done = shipdeck("deploy", "--headless", "--yes", config=rig.config, journal=journal)
+    # As is, but without the 15-minute post-deploy watch (the watch's own tests have one).
+    config = config_variant(rig, tmp_path, replace={"[policy]\n": "[policy]\n" + NO_WATCH})
+    done = shipdeck("deploy", "--headless", "--yes", config=config, journal=journal)
     assert done.returncode == 0, done.stdout + done.stderr
     assert served_version(rig.app_url + "/api/status") == "1.1.0"
     reloads = [e for e in journal_events(journal, kinds=["command"]) if "reload" in e.argv]

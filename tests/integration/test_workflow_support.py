@@ -227,6 +227,17 @@ class OwnApp:
 
 FIRST_RELEASE = "20260101-000000-0"
 
+# Headless deploys hold CONFIRM for the post-deploy watch ([policy] watch_minutes, 15 by
+# default): tests about other things turn it off; the watch's own tests set a short one.
+NO_WATCH = "watch_minutes = 0\n"
+
+
+def with_policy(text: str, policy: str) -> str:
+    """Config text with ``policy`` lines put at the top of its [policy] table."""
+    assert "[policy]\n" in text, "the config has no [policy] table"
+    return text.replace("[policy]\n", "[policy]\n" + policy, 1)
+
+
 _SETUP = r"""
 root=$1; origin=$2; layout=$3; name=$4; port=$5; rel=$6; shift 6
 rm -rf "$root" "$root".shipdeck-lock "$root".shipdeck-changelog.log
@@ -253,6 +264,7 @@ def make_own_app(
     layout: str = "releases",
     extra: str = "",
     env: dict[str, str] | None = None,
+    policy: str = NO_WATCH,
 ) -> OwnApp:
     name = f"wf-{layout[:2]}-{secrets.token_hex(3)}"
     root = f"{rig.dir}/tmp/wf/{name}"
@@ -262,13 +274,14 @@ def make_own_app(
     app = OwnApp(rig, name, root, port, layout, tmp / "shipdeck.toml", backup_dir, extra_env)
     assigns = [f"{k}={v}" for k, v in extra_env]
     ssh_sh(rig, _SETUP, root, str(rig.origin), layout, name, str(port), FIRST_RELEASE, *assigns)
-    write_own_config(app, rig.pm2_home, extra)
+    write_own_config(app, rig.pm2_home, extra, policy)
     wait_until(lambda: _answers(app), 30, interval=0.2, what=f"{name} on port {port}")
     return app
 
 
-def write_own_config(app: OwnApp, pm2_home: str, extra: str = "") -> None:
-    """The shipdeck config of an app of the test's own (gate open; `extra` appends tables)."""
+def write_own_config(app: OwnApp, pm2_home: str, extra: str = "", policy: str = NO_WATCH) -> None:
+    """The shipdeck config of an app of the test's own (gate open; `extra` appends tables,
+    `policy` adds [policy] keys: no post-deploy watch unless a test asks for one)."""
     rig = app.rig
     reload = json.dumps([*app.env_argv(), "pm2", "reload", "{ecosystem}", "--update-env"])
     app.config.write_text(
@@ -294,7 +307,7 @@ known_hosts = "{rig.known_hosts}"
 [health]
 url = "{app.url}/health"
 status_url = "{app.status_url}"
-{OPEN_GATE_TOML}
+{with_policy(OPEN_GATE_TOML, policy)}
 [steps.deploy]
 reload = {reload}
 """

@@ -373,6 +373,7 @@ class Watch:
         interval_s: float | None = None,
         auto_rollback: bool | None = None,
         restarts_baseline: Mapping[int, int] | None = None,
+        auto_rollback_source: str = "policy.auto_rollback",
     ) -> None:
         policy = config.policy
         self.config = config
@@ -390,6 +391,7 @@ class Watch:
         self.duration_s = float(policy.watch_minutes * 60 if duration_s is None else duration_s)
         self.interval_s = float(policy.watch_interval_s if interval_s is None else interval_s)
         self.auto_rollback = policy.auto_rollback if auto_rollback is None else auto_rollback
+        self.auto_rollback_source = auto_rollback_source  # who said to roll back by itself
         # Restarts count from the watch's start (a reload itself counts as one in pm2): the
         # workflow's post-DEPLOY counts if given, else the first round's.
         self.restarts_baseline = dict(restarts_baseline) if restarts_baseline else None
@@ -598,7 +600,7 @@ class Watch:
             self.on_alarm(alarm)
         if self.auto_rollback and self.rollback is not None and not self._rolling_back:
             self._record(
-                "action", f"auto-rollback (policy.auto_rollback): {alarm.cause}",
+                "action", f"auto-rollback ({self.auto_rollback_source}): {alarm.cause}",
                 data={"reason": alarm.cause, "rule": alarm.rule, "auto": True},
             )  # fmt: skip
             await self._do_rollback(f"watch alarm: {alarm.cause}")

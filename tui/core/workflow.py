@@ -776,9 +776,13 @@ class Workflow:
 
     # -- headless: all of it -----------------------------------------------------------------
 
-    async def run_to_end(self, ref: str | None = None) -> Outcome:
+    async def run_to_end(self, ref: str | None = None, *, watch: Any = None) -> Outcome:
         """Run every step not yet done (all five for a new deployment). On a failure after the
-        switch, roll back. Returns how it ended; raises LockedError/OrderError when refused."""
+        switch, roll back. Returns how it ended; raises LockedError/OrderError when refused.
+
+        ``watch`` (a ``workflow_watch.WorkflowWatch``) holds CONFIRM as the console does: its
+        baseline is sampled after BACKUP and the post-deploy watch runs before CONFIRM; an
+        alarm ends the run with the watch's outcome (rolled back)."""
         steps: dict[str, Callable[[], Awaitable[None]]] = {
             BACKUP: lambda: self.backup(ref),
             BUILD: self.build,
@@ -788,9 +792,19 @@ class Workflow:
         }
         if self.deployment is None:
             await self.backup(ref)
+            if watch is not None:
+                await watch.after_backup(self)
         try:
             while (step := self.next_step()) is not None and self.deployment is not None:
+                if step == CONFIRM and watch is not None:
+                    stopped = await watch.before_confirm(self)
+                    if stopped is not None:
+                        return stopped  # type: ignore[no-any-return]
+                    if self.deployment is None:
+                        break
                 await steps[step]()
+                if step == BACKUP and watch is not None:
+                    await watch.after_backup(self)
         except StepFailed as err:
             if self.deployment is None:
                 return Outcome(False, "failed", f"{err}; live release untouched")
