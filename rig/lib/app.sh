@@ -28,7 +28,32 @@ stop_pm2_daemon() {
 make_origin() {
   step "creating $ORIGIN"
   local src=$RUN/tmp/origin-src
-  rm -rf "$ORIGIN" "$src"
+  rm -rf "$ORIGIN"
+  origin_commits "$src"
+  deploy_dir "$ORIGIN"
+  as_deploy git init -q --bare -b main "$ORIGIN"
+  as_deploy_in "$src" git push -q "$ORIGIN" main v1.0.0 v1.1.0
+  rm -rf "$src"
+  demo_fingerprint >"$ORIGIN/shipdeck-demo-src"
+}
+
+# refresh_origin: examples/demo-app changed since origin.git was made (e.g. the demo app got its
+# migrations): move main, v1.0.0 and v1.1.0 to commits of the new source with a forced push. Each
+# ref moves atomically, so a test cloning meanwhile gets the old or the new, never nothing (a
+# rm -rf + recreate would); branches other tests pushed stay.
+refresh_origin() {
+  step "updating $ORIGIN from $DEMO_SRC"
+  local src=$RUN/tmp/origin-src
+  origin_commits "$src"
+  as_deploy_in "$src" git push -q -f "$ORIGIN" main v1.0.0 v1.1.0
+  rm -rf "$src"
+  demo_fingerprint >"$ORIGIN/shipdeck-demo-src"
+}
+
+# origin_commits DIR: a work tree in DIR holding the demo app's history: v1.0.0, v1.1.0, main.
+origin_commits() {
+  local src=$1
+  rm -rf "$src"
   deploy_dir "$RUN/tmp"
   deploy_dir "$src"
   [[ -f $DEMO_SRC/package.json ]] || die "missing $DEMO_SRC/package.json"
@@ -52,10 +77,12 @@ make_origin() {
   local changed
   changed=$(as_deploy_in "$src" git diff --name-only v1.0.0 v1.1.0)
   [[ $changed == package.json ]] || die "v1.0.0..v1.1.0 should change only package.json, changed: $changed"
-  deploy_dir "$ORIGIN"
-  as_deploy git init -q --bare -b main "$ORIGIN"
-  as_deploy_in "$src" git push -q "$ORIGIN" main v1.0.0 v1.1.0
-  rm -rf "$src"
+}
+
+# demo_fingerprint: one hash of the files origin.git is made from (what make_origin copies).
+demo_fingerprint() {
+  (cd "$DEMO_SRC" && find . -type f ! -path './node_modules/*' ! -path './dist/*' \
+    ! -name .shipdeck-good -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
 origin_ok() {
@@ -64,6 +91,11 @@ origin_ok() {
   for tag in v1.0.0 v1.1.0; do
     [[ -f $ORIGIN/refs/tags/$tag ]] || grep -q " refs/tags/$tag\$" "$ORIGIN/packed-refs" 2>/dev/null || return 1
   done
+}
+
+# origin_current: origin.git was made from examples/demo-app as it is now.
+origin_current() {
+  [[ -f $ORIGIN/shipdeck-demo-src && $(<"$ORIGIN/shipdeck-demo-src") == "$(demo_fingerprint)" ]]
 }
 
 set_demo_version() {
@@ -133,6 +165,8 @@ ensure_app() {
   step "demo app on $APP_URL"
   if ! origin_ok; then
     make_origin
+  elif ! origin_current; then
+    refresh_origin
   fi
   if [[ ! -L $APP_ROOT/current ]]; then
     fresh_app

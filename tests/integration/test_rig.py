@@ -145,6 +145,26 @@ def test_origin_has_two_tags_differing_in_version_only(rig: RigEnv) -> None:
     assert main == tagged
 
 
+def test_origin_carries_the_demo_app_as_it_is_now(rig: RigEnv) -> None:
+    """v1.0.0, v1.1.0 and main are examples/demo-app as checked out (rig/up moves them when the
+    demo app changes), e.g. with its migrations and their npm scripts."""
+    demo = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
+    files = subprocess.run(
+        ["git", "-C", str(demo), "ls-files", "--cached", "--others", "--exclude-standard", "."],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout.split()  # fmt: skip
+    assert "scripts/migrate.js" in files and "migrations/002_notes_pinned.down.sql" in files
+    git = ("git", "-C", str(rig.origin))
+    for ref in ("v1.0.0", "main"):
+        listed = set(ssh(rig, *git, "ls-tree", "-r", "--name-only", ref).split())
+        assert listed == set(files), ref
+        for name in files:
+            if name != "package.json":
+                assert ssh(rig, *git, "show", f"{ref}:{name}") == (demo / name).read_text(), name
+        scripts = json.loads(ssh(rig, *git, "show", f"{ref}:package.json"))["scripts"]
+        assert scripts == json.loads((demo / "package.json").read_text())["scripts"]
+
+
 def test_generated_config_points_at_the_rig(rig: RigEnv) -> None:
     from tui.core.config import load_config
 
