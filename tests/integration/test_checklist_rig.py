@@ -19,10 +19,11 @@ from tui.core.hosts import HostPool
 from tui.core.journal import Journal
 
 
-def rig_config(rig: RigEnv, tmp_path: Path, checklist: str):
+def rig_config(rig: RigEnv, tmp_path: Path, checklist: str, tables: str = ""):
     path = tmp_path / "shipdeck.toml"
-    # The rig's config has a [checklist] table already: add the keys to it.
-    path.write_text(rig.config.read_text().replace("[checklist]\n", "[checklist]\n" + checklist))
+    # The rig's config has a [checklist] table already: add the keys to it (and tables after).
+    text = rig.config.read_text().replace("[checklist]\n", "[checklist]\n" + checklist)
+    path.write_text(text + tables)
     return load_config(path)
 
 
@@ -79,3 +80,54 @@ async def test_secret_file_age_over_ssh(rig: RigEnv, tmp_path: Path, remote_dir:
     finally:
         await pool.close()
         journal.close()
+
+
+async def test_feature_flags_from_a_file_on_the_host(
+    rig: RigEnv, tmp_path: Path, remote_dir: str
+) -> None:
+    flags = f"{remote_dir}/flags.json"
+    expected = '\n[checklist.feature_flags]\nnew_checkout = true\n"payments.provider" = "stripe"\n'
+    config = rig_config(rig, tmp_path, f'feature_flags_source = "{flags}"\n', expected)
+    journal = Journal(tmp_path / "j.sqlite3")
+    pool = HostPool(config, journal)
+    doc = '{"new_checkout": true, "payments": {"provider": "adyen"}}'
+    try:
+        runner = ChecklistRunner(config, journal, pool)
+        result = (await runner.run(["feature_flags"]))["feature_flags"]
+        assert result.state == ItemState.FAIL
+        assert result.summary.startswith(f"cannot read rig:{flags}: ")
+        # Written on the host over SSH: the check reads what the host has, not a local copy.
+        await pool.primary.run(["sh", "-c", f"printf '%s' '{doc}' > {flags}"], check=True)
+        result = (await runner.run(["feature_flags"]))["feature_flags"]
+        assert (result.state, result.summary) == (
+            ItemState.FAIL,
+            "payments.provider: expected stripe, got adyen",
+        )
+        assert f"read from: rig:{flags}" in result.detail
+        fixed = doc.replace("adyen", "stripe")
+        await pool.primary.run(["sh", "-c", f"printf '%s' '{fixed}' > {flags}"], check=True)
+        result = (await runner.run(["feature_flags"]))["feature_flags"]
+        assert (result.state, result.summary) == (ItemState.PASS, "2 flag(s) as expected")
+    finally:
+        await pool.close()
+        journal.close()
+
+
+async def test_feature_flags_from_the_apps_endpoint_through_ssh(
+    rig: RigEnv, tmp_path: Path
+) -> None:
+    # The demo app's /api/status as its host sees it (the config's URL), through a forward.
+    source = f'feature_flags_source = "{rig.app_url}/api/status"\n'
+    expected = '\n[checklist.feature_flags]\nstatus = "ok"\nbeta = "on"\n'
+    config = rig_config(rig, tmp_path, source, expected)
+    journal = Journal(tmp_path / "j.sqlite3")
+    pool = HostPool(config, journal)
+    try:
+        runner = ChecklistRunner(config, journal, pool)
+        result = (await runner.run(["feature_flags"]))["feature_flags"]
+    finally:
+        await pool.close()
+        journal.close()
+    assert (result.state, result.summary) == (ItemState.FAIL, "beta: missing")
+    assert "status = ok: ok" in result.detail
+    assert f"read from: {rig.app_url}/api/status" in result.detail

@@ -62,8 +62,8 @@ def test_closed_gate_prints_lines_and_exits_1(tmp_path, project, capsys) -> None
 
 def test_open_gate_after_sign_offs_exits_0_and_json(tmp_path, project, capsys) -> None:
     cfg = write_config(tmp_path, optional=AUTOMATED)
-    signs = [a for i in ("review", "stakeholders", "support", "rollback_plan", "feature_flags",
-                         "team_notified") for a in ("--sign", i)]  # fmt: skip
+    signs = [a for i in ("review", "stakeholders", "support", "rollback_plan", "team_notified")
+             for a in ("--sign", i)]  # fmt: skip
     code = run(tmp_path, "check", "--config", str(cfg), "--workdir", str(project), "--json",
                *signs, "--note", "checked with the team")  # fmt: skip
     doc = json.loads(capsys.readouterr().out)
@@ -71,6 +71,12 @@ def test_open_gate_after_sign_offs_exits_0_and_json(tmp_path, project, capsys) -
     assert doc["open"] is True and doc["deployment_id"] is None
     review = next(i for i in doc["items"] if i["id"] == "review")
     assert review["state"] == "signed" and review["who"]
+    # No [checklist.feature_flags]: nothing to compare, skipped with the reason (not a sign-off).
+    flags = next(i for i in doc["items"] if i["id"] == "feature_flags")
+    assert (flags["state"], flags["summary"]) == (
+        "skipped",
+        "no [checklist.feature_flags] configured",
+    )
     assert any(
         w.startswith("[Code Quality] No console.log statements: FAIL") for w in doc["warnings"]
     )

@@ -21,11 +21,14 @@ from typing import Any
 from tui.core.checklist import ChecklistItem, ItemState
 from tui.core.checklist_state import Scope
 from tui.core.config import Config
+from tui.core.health_http import http_get
 from tui.core.iac_plan import judge_plan, parse_plan
 from tui.core.journal import Journal
 from tui.core.notify import LABELS, delivered_notifications
 from tui.core.transport import CommandTimeout, Result, Transport, TransportError
 from tui.core.transport_errors import one_line
+from tui.core.verify_checks import _MISSING as _JSON_MISSING
+from tui.core.verify_checks import as_text, json_path
 
 # Timeouts, commands and patterns of the checks are [checklist] keys (config_models).
 CONSOLE_LOG_RE = r"console\.log[[:space:]]*\("  # grep -E, not a Python regex
@@ -490,13 +493,114 @@ async def check_migrations(ctx: CheckContext, item: ChecklistItem) -> Verdict:
                    data={"pending": pending})  # fmt: skip
 
 
+_FLAGS_MAX_BYTES = 1 << 20  # a flags file or answer is small; more is not what we want
+
+
+def parse_flags(text: str) -> Any:
+    """A flags document: JSON when it starts with ``{`` or ``[``, else ``KEY=VALUE`` lines
+    (``export``, quotes and ``#`` comments as in a .env file). Raises ValueError for bad JSON."""
+    if text.lstrip()[:1] in ("{", "["):
+        return json.loads(text)
+    flags: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        if key:
+            flags[key] = value
+    return flags
+
+
+def flag_value(document: Any, name: str) -> Any:
+    """``name`` as a key of its own ("checkout.v2": true), else as a dotted path into nested
+    objects; ``_NO_FLAG`` when it is not there."""
+    if isinstance(document, Mapping) and name in document:
+        return document[name]
+    found = json_path(document, name)
+    return _NO_FLAG if found is _JSON_MISSING else found
+
+
+_NO_FLAG = object()
+
+
+def _masked(redact: Callable[[str], str], name: str, value: str) -> str:
+    line = f"{name}={value}"
+    return value if redact(line) == line else "***"
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+async def _read_flags(ctx: CheckContext, source: str) -> tuple[str, str]:
+    """(the text, where it came from): a file on the primary host or a URL as it sees it."""
+    target = ctx.target
+    if target is None:
+        raise CheckAbort(Verdict(ItemState.FAIL, "no target host to read the flags on"))
+    if "://" in source:
+        health = ctx.config.health
+        probe = await http_get(source, target, timeout_s=health.timeout_s, retries=health.retries)
+        if not probe.answered:
+            raise CheckAbort(Verdict(ItemState.FAIL, probe.error))
+        if probe.status_code != 200:
+            raise CheckAbort(Verdict(ItemState.FAIL, f"HTTP {probe.status_code} from {source}"))
+        return probe.body.decode("utf-8", "replace"), source
+    path = source if source.startswith("/") else f"{ctx.target_dir.rstrip('/')}/{source}"
+    where = f"{target.host.name}:{path}"
+    argv = ["head", "-c", str(_FLAGS_MAX_BYTES + 1), "--", path]
+    result = await _run(target, argv, cwd=None, timeout=_limit(ctx, 30))
+    if not result.ok:
+        why = _last_line(result.stderr) or f"exit {result.exit_status}"
+        raise CheckAbort(Verdict(ItemState.FAIL, f"cannot read {where}: {why}"))
+    if len(result.stdout.encode()) > _FLAGS_MAX_BYTES:
+        raise CheckAbort(Verdict(ItemState.FAIL, f"{where} is larger than 1 MB"))
+    return result.stdout, where
+
+
 async def check_feature_flags(ctx: CheckContext, item: ChecklistItem) -> Verdict:
-    return Verdict(
-        ItemState.PENDING,
-        'no flag check configured ([[checklist.items]] id = "feature_flags" with a command): '
-        "sign off after checking the flags",
-        signable=True,
-    )
+    """The flags in ``feature_flags_source`` compared, as text, with [checklist.feature_flags].
+    Only the configured flags are kept; values the journal's redactor would hide are masked."""
+    cfg = ctx.config.checklist
+    wanted = dict(cfg.feature_flags)
+    if not wanted or not cfg.feature_flags_source:
+        return Verdict(ItemState.SKIPPED, "no [checklist.feature_flags] configured")
+    text, where = await _read_flags(ctx, cfg.feature_flags_source)
+    try:
+        document = parse_flags(text)
+    except ValueError as err:
+        return Verdict(ItemState.FAIL, f"{where}: not valid JSON ({one_line(err)})")
+    redact = ctx.journal.redactor
+    problems, lines = [], []
+    for name, expected in wanted.items():
+        value = flag_value(document, name)
+        got = None if value is _NO_FLAG else as_text(value)
+        # Shown as the redactor would show them in a .env line: a flag named like a secret
+        # (api_key, token, ...) or holding a secret value is masked, expected value included.
+        show_expected, show_got = (_masked(redact, name, v) for v in (expected, got or ""))
+        if got is None:
+            problems.append(f"{name}: missing")
+            lines.append(f"{name}: MISSING (expected {show_expected})")
+        elif got != expected:
+            problems.append(f"{name}: expected {_shown(show_expected)}, got {_shown(show_got)}")
+            lines.append(f"{name} = {show_got}: MISMATCH (expected {show_expected})")
+        else:
+            lines.append(f"{name} = {show_got}: ok")
+    lines.append(f"read from: {where}")
+    data = {"source": where, "flags": len(wanted), "mismatches": len(problems)}
+    if problems:
+        summary = "; ".join(problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            summary += f" and {len(problems) - MAX_LISTED} more"
+        return Verdict(ItemState.FAIL, summary, "\n".join(lines), data=data)
+    return Verdict(ItemState.PASS, f"{len(wanted)} flag(s) as expected", "\n".join(lines),
+                   data=data)  # fmt: skip
 
 
 # -- Communication and Safety: read from the journal ------------------------------------------

@@ -159,11 +159,7 @@ class ChecklistRunner:
 
     def _no_check_possible(self, item: ChecklistItem) -> bool:
         """Automated items that nothing can check with this config: a person signs them."""
-        if item.custom:
-            return False
-        if item.id == "feature_flags":
-            return True
-        return item.id == "team_notified" and not self.config.notify.webhooks
+        return not item.custom and item.id == "team_notified" and not self.config.notify.webhooks
 
     # -- where checks run ----------------------------------------------------------------------
 

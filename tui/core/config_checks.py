@@ -91,6 +91,13 @@ def _check_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> 
     return c.report(path, f"not an http(s) URL{shown}", example_hint(f))
 
 
+def _check_path_or_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+    """A path on the host, or an http(s) URL (anything with "://" must be one)."""
+    if "://" not in v:
+        return v
+    return _check_url(c, f, v, path)
+
+
 def _check_regex(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     try:
         re.compile(v)
@@ -129,6 +136,7 @@ CHECKS: dict[str, Check] = {
     "abs_path_or_empty": _check_abs_path_or_empty,
     "local_file": _check_local_file,
     "url": _check_url,
+    "path_or_url": _check_path_or_url,
     "regex": _check_regex,
     "hhmm": _check_hhmm,
 }
@@ -159,6 +167,7 @@ def cross_check(c: Checker, cfg: Config) -> None:
             names[host.name] = i
     _check_database(c, cfg, hosts, names)
     _check_items(c, cfg)
+    _check_flags(c, cfg)
 
 
 def _check_database(c: Checker, cfg: Config, hosts: Any, names: dict[str, int]) -> None:
@@ -181,6 +190,27 @@ def _check_database(c: Checker, cfg: Config, hosts: Any, names: dict[str, int]) 
             ("database", "run_on"),
             f"no host named {json.dumps(db.run_on)} in [[hosts]]",
             f'one of: {known}; or "" for the primary host',
+        )
+
+
+def _check_flags(c: Checker, cfg: Config) -> None:
+    """The feature-flags item needs both where to read the flags and what they should be."""
+    cl = cfg.checklist
+    source, flags = ("checklist", "feature_flags_source"), ("checklist", "feature_flags")
+    if source in c.bad or any(bad[:2] == flags for bad in c.bad):
+        return
+    if cl.feature_flags and not cl.feature_flags_source:
+        c.report(
+            source,
+            "required when [checklist.feature_flags] lists flags",
+            "a file on the host (relative to the release directory) or a URL, e.g. "
+            'feature_flags_source = "config/flags.json"',
+        )
+    elif cl.feature_flags_source and not cl.feature_flags:
+        c.report(
+            source,
+            "set, but no flags to compare",
+            'add [checklist.feature_flags] with name = "expected", e.g. new_checkout = "true"',
         )
 
 

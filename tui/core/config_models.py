@@ -22,6 +22,8 @@ from typing import Any
 #   toml      False = not a config key (e.g. Config.source)
 #   optional_if (key, value): not required when that sibling key has that value
 #   secret    never echo the value in a problem
+#   scalars   a map (a table of name = value) whose values may be strings, booleans or
+#             numbers, kept as text; nested tables become dotted names
 
 
 def opt(default: Any, **meta: Any) -> Any:
@@ -46,6 +48,33 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.key}: {self.message} ({self.hint})"
+
+
+class FrozenMap(Mapping[str, str]):
+    """A read-only, hashable mapping, so a whole Config stays hashable and immutable."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, str] | None = None) -> None:
+        self._data = MappingProxyType(dict(data or {}))
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self._data) == dict(other)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self._data)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +239,14 @@ class ChecklistConfig:
     migrations_status: tuple[str, ...] = cmd("npm", "run", "--silent", "migrate:status")
     migrations_pending_pattern: str = opt(r"(?i)\b(pending|down|not applied)\b", checks=("regex",))
     iac_allow_destroy: bool = opt(False)
+    # A file on the primary host (relative to the release directory, or absolute; JSON or
+    # KEY=VALUE lines) or an http(s) URL as that host sees it, read by the feature-flags item.
+    feature_flags_source: str = opt("", checks=("path_or_url",), example="config/flags.json")
+    # [checklist.feature_flags]: flag name (a dotted path into JSON) -> expected value, as text
+    feature_flags: Mapping[str, str] = field(
+        default_factory=FrozenMap,
+        metadata={"scalars": True, "example": {"new_checkout": "true"}},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,33 +302,6 @@ class SecretsConfig:
         checks=("regex",),
         example=(r"(?i)token=\S+",),
     )
-
-
-class FrozenMap(Mapping[str, str]):
-    """A read-only, hashable mapping, so a whole Config stays hashable and immutable."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, str] | None = None) -> None:
-        self._data = MappingProxyType(dict(data or {}))
-
-    def __getitem__(self, key: str) -> str:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __hash__(self) -> int:
-        return hash(frozenset(self._data.items()))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self._data) == dict(other)
-
-    def __repr__(self) -> str:
-        return f"FrozenMap({dict(self._data)!r})"
 
 
 @dataclass(frozen=True, slots=True)

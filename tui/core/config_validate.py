@@ -8,6 +8,7 @@ problem was reported.
 
 import dataclasses
 import difflib
+import json
 import math
 import shlex
 from pathlib import Path
@@ -142,7 +143,11 @@ class Checker:
         if kind == "tables":
             return self.tables(f, raw, path)
         if kind == "map":
-            return self.keymap(raw, path)
+            return (
+                self.scalar_map(f, raw, path)
+                if f.metadata.get("scalars")
+                else self.keymap(raw, path)
+            )
         if kind == "command":
             return self.command(f, raw, path)
         if kind in ("strs", "ints"):
@@ -265,6 +270,40 @@ class Checker:
                 self.report(sub, "empty key name", f'a key name, e.g. {action} = "ctrl+d"')
             else:
                 good[action] = key
+        return FrozenMap(good)
+
+    def scalar_map(self, f: dataclasses.Field[Any], raw: Any, path: KeyPath) -> Any:
+        """A table of name = string | boolean | number, kept as text (true, 3, 0.5) so it
+        compares with values read elsewhere; nested tables become dotted names."""
+        if not isinstance(raw, dict):
+            return self.report(
+                path, f"expected a table, got {describe(raw)}",
+                f"write it as a section: {header(path, 'table')}",
+            )  # fmt: skip
+        good: dict[str, str] = {}
+
+        def walk(table: dict[str, Any], sub: KeyPath) -> None:
+            for name, value in table.items():
+                at = (*sub, name)
+                dotted = ".".join(str(p) for p in at[len(path) :])
+                if isinstance(value, dict):
+                    walk(value, at)
+                elif isinstance(value, str):
+                    good[dotted] = value
+                elif isinstance(value, bool | int) or (
+                    isinstance(value, float) and math.isfinite(value)
+                ):
+                    good[dotted] = json.dumps(value)  # as JSON writes it: true, 3, 0.5
+                else:
+                    sample = f.metadata.get("example", {}) or {"name": "value"}
+                    key, val = next(iter(sample.items()))
+                    self.report(
+                        at, f"expected a string, true/false or a finite number, got "
+                        f"{describe(value)}",
+                        f"e.g. {key} = {toml_repr(val)}",
+                    )  # fmt: skip
+
+        walk(raw, path)
         return FrozenMap(good)
 
 
