@@ -31,14 +31,18 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
         "check",
         help="run the pre-deploy checklist and show the gate",
         description=(
-            "Run the automated checklist items (in the project checkout: --workdir, else the "
-            "current directory, else the release the open deployment built) and print one line "
+            "Run the automated checklist items (in the project checkout: --workdir or [checklist] "
+            "workdir, else the release the open deployment built, else the current directory) "
+            "and print one line "
             "per item. Exit 0 when the gate is open, 1 when it is closed, 2 for config errors."
         ),
     )
     add_common(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
-    parser.add_argument("--workdir", metavar="DIR", help="the project checkout to check")
+    parser.add_argument(
+        "--workdir", metavar="DIR",
+        help="the project checkout to check (default: [checklist] workdir of the config)",
+    )  # fmt: skip
     parser.add_argument(
         "--deployment", metavar="ID", type=int,
         help="the deployment whose checklist this is (default: the open one, else pre-flight)",

@@ -121,3 +121,59 @@ async def test_console_log_line_names_each_hit(base, tmp_path, make_runner):
     assert runner.line("console_log") == (
         "[Code Quality] No console.log statements: FAIL (src/discount.js:5, src/extra.js:2)"
     )
+
+
+JUDGED = """
+[app]
+name = "shop"
+root = "{root}"
+layout = "in-place"
+
+[[hosts]]
+name = "local"
+transport = "local"
+
+[[checklist.items]]
+id = "warning-budget"
+label = "At most one build warning"
+command = ["npm", "run", "--silent", "build"]
+judge = "budget"
+pattern = '(\\d+) warnings?$'
+budget = {budget}
+
+[[checklist.items]]
+id = "tests-regex"
+label = "No failed tests"
+command = ["npm", "test"]
+judge = "regex"
+pattern = '^# pass \\d+$'
+fail_pattern = '^# fail [1-9]'
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "budget", "expect"),
+    [
+        (None, 0, {"warning-budget": (ItemState.PASS, "local: 0 of 0 budget"),
+                   "tests-regex": (ItemState.PASS, "local: matched: # pass 3")}),
+        ("build-warning", 0, {"warning-budget": (ItemState.FAIL, "local: 1 > 0 budget")}),
+        ("build-warning", 1, {"warning-budget": (ItemState.PASS, "local: 1 of 1 budget")}),
+        ("failing-test", 0, {"tests-regex": (ItemState.FAIL,
+                                             "local: fail_pattern matched: # fail 1")}),
+    ],
+)  # fmt: skip
+async def test_custom_items_judged_by_budget_and_regex(base, tmp_path, name, budget, expect):
+    """Custom items run where the app lives (here the project itself, in place), judged by the
+    real npm's output."""
+    root = variant(base, tmp_path, name)
+    path = tmp_path / "judged.toml"
+    path.write_text(JUDGED.format(root=root, budget=budget))
+    config = load_config(path)
+    journal = Journal(tmp_path / "journal.sqlite3")
+    pool = HostPool(config, journal)
+    try:
+        results = await ChecklistRunner(config, journal, pool).run(list(expect))
+    finally:
+        await pool.close()
+        journal.close()
+    assert {k: (r.state, r.summary) for k, r in results.items()} == expect
