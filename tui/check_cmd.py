@@ -109,7 +109,9 @@ def _print(runner: ChecklistRunner, decision: GateDecision, as_json: bool) -> No
         if warning.startswith("["):
             continue  # optional items: their line above already says so
         print(redact(f"[Policy] warning: {warning}"))
-    print(redact(f"Gate: {'OPEN' if decision.open else 'CLOSED'} ({decision.message()})"))
+    detail = decision.message().removeprefix("gate open").strip()  # no "OPEN (gate open)"
+    state = "OPEN" if decision.open else "CLOSED"
+    print(redact(f"Gate: {state} ({detail})" if detail else f"Gate: {state}"))
 
 
 def run(args: argparse.Namespace) -> int:
