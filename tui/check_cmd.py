@@ -109,7 +109,9 @@ def _print(runner: ChecklistRunner, decision: GateDecision, as_json: bool) -> No
         if warning.startswith("["):
             continue  # optional items: their line above already says so
         print(redact(f"[Policy] warning: {warning}"))
-    detail = decision.message().removeprefix("gate open").strip()  # no "OPEN (gate open)"
+    # "Gate: OPEN", not "Gate: OPEN (gate open)"; overrides and refusals in parentheses.
+    detail = decision.message().removeprefix("gate open").strip().removeprefix("(")
+    detail = detail.removesuffix(")") if decision.open else detail
     state = "OPEN" if decision.open else "CLOSED"
     print(redact(f"Gate: {state} ({detail})" if detail else f"Gate: {state}"))
 
