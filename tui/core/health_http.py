@@ -16,11 +16,15 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tui.core.transport_errors import one_line
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx (~0.1 s to import, with its TLS and certifi set-up) is imported where a request is made,
+# not with this module: the checklist imports this module and sits on the console's start-up path.
 
 # Doubling pause between attempts, capped: a finishing reload gets a moment, a dead app costs
 # little.
@@ -107,6 +111,8 @@ def _root_reason(exc: BaseException) -> str:
 
 
 def describe_error(exc: BaseException, where: str, timeout_s: float) -> str:
+    import httpx
+
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"no answer from {where} within {timeout_s:g}s"
     if isinstance(exc, httpx.ConnectError):
@@ -136,6 +142,8 @@ async def _read_capped(response: httpx.Response) -> bytes:
 
 
 async def _attempt(url: str, transport: Any, timeout_s: float) -> Probe:
+    import httpx
+
     parsed = httpx.URL(url)
     where = parsed.netloc.decode("ascii") or url
     try:
