@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -11,9 +11,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from screens.monitor_support import MonitorUpdated
 from screens.step_keys import step_bindings
-from tui.core.metrics_service import MonitorService
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
@@ -21,6 +19,10 @@ from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
 from widgets.timeline import Timeline
 from widgets.visibility import seen_by_user
+
+if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first used
+    from screens.monitor_support import MonitorUpdated
+    from tui.core.metrics_service import MonitorService
 
 #: How many journal events the timeline loads when the screen opens.
 TIMELINE_BACKLOG = 500
@@ -76,9 +78,16 @@ class DashboardScreen(Screen[None]):
             bar.set_state(state)
         events = ctx.journal.events()[-TIMELINE_BACKLOG:]
         self.query_one(Timeline).add_events(events)
+        # The pm2 poll and the log followers start right after the first frame: their first
+        # steps (asyncssh's import, node discovery, psutil's first sample) ran synchronously
+        # before it otherwise. The panes look the same either way: empty until the first
+        # jlist / first lines arrive.
         if self.poll_processes:
-            self.poll_pm2()
-            self.query_one(LogsPane).follow_hosts()
+            self.call_after_refresh(self._start_services)
+
+    def _start_services(self) -> None:
+        self.poll_pm2()
+        self.query_one(LogsPane).follow_hosts()
 
     def on_journal_event_posted(self, message: JournalEventPosted) -> None:
         self.query_one(Timeline).add_events([message.event])
@@ -90,6 +99,9 @@ class DashboardScreen(Screen[None]):
 
     def _service(self) -> MonitorService:
         if self.monitor is None:
+            from screens.monitor_support import MonitorUpdated
+            from tui.core.metrics_service import MonitorService
+
             ctx = self.app.ctx  # type: ignore[attr-defined]
             self.monitor = MonitorService(ctx.pool, ctx.config, ctx.journal)
             self.monitor.add_listener(lambda host: self.post_message(MonitorUpdated(host)))

@@ -16,7 +16,6 @@ from tui.context import AppContext
 from tui.core.hosts import HostState
 from tui.core.journal import Event
 from tui.messages import HostStateChanged, JournalEventPosted
-from widgets.confirm_modal import ConfirmModal
 
 
 class ShipdeckApp(App[int]):
@@ -64,7 +63,9 @@ class ShipdeckApp(App[int]):
         self.dashboard = DashboardScreen(poll_processes=self.poll_processes)
         self.push_screen(self.dashboard)
         if self.connect_on_start:
-            self.connect_hosts()
+            # After the first frame: connecting imports asyncssh and does the handshakes; the
+            # host bar shows each host as idle/connecting until its state changes.
+            self.call_after_refresh(self.connect_hosts)
 
     # Posted to the screens that show the journal, not to whichever screen is on top: a modal
     # must not make a timeline miss an event.
@@ -112,6 +113,8 @@ class ShipdeckApp(App[int]):
     async def action_quit(self) -> None:
         workflow = self._open_workflow()
         if workflow is not None:
+            from widgets.confirm_modal import ConfirmModal
+
             dep = workflow.deployment
             self.push_screen(
                 ConfirmModal(

@@ -51,6 +51,12 @@ def log_hub(app: Any) -> LogHub:
     return hub
 
 
+def _make_logs_screen() -> Any:
+    from screens.logs import LogsScreen  # screens import widgets; not the other way round
+
+    return LogsScreen()
+
+
 class LineFormatter:
     """A stored line -> one display line (time strings cached: a batch shares its second)."""
 
@@ -355,9 +361,9 @@ class LogsPane(Vertical):
         # pane that is part of an app with a context makes sure the name exists.
         if getattr(self.app, "ctx", None) is None or self.app.is_screen_installed("logs"):
             return
-        from screens.logs import LogsScreen  # screens import widgets; not the other way round
-
-        self.app.install_screen(LogsScreen(), "logs")
+        # Installed as a factory: Textual builds the screen (and this imports its module) the
+        # first time it is asked for by name, not before the first frame.
+        self.app.install_screen(_make_logs_screen, "logs")  # type: ignore[arg-type]
 
     def on_unmount(self) -> None:
         if self.store is not None:

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.core.metrics import ProcSample
-from tui.core.metrics_service import HostView
-from tui.core.pm2 import Pm2Process
+if TYPE_CHECKING:  # types only: the metrics service and pm2 load after the first frame
+    from tui.core.metrics import ProcSample
+    from tui.core.metrics_service import HostView
+    from tui.core.pm2 import Pm2Process
 
 STATUS_STYLE = {
     "online": "bold green",
