@@ -71,6 +71,12 @@ def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) ->
         action="store_true",
         help="also restore the database from the dump taken at BACKUP (destructive; needs --yes)",
     )
+    rollback.add_argument(
+        "--migrate-down",
+        action="store_true",
+        help="also undo the bad release's migrations: [steps.rollback] migrate_down, run in that"
+        " release's directory (destructive; needs --yes; not with --restore-db)",
+    )
     rollback.add_argument("--json", action="store_true", help="events as JSON lines")
     add_common(rollback)
     rollback.set_defaults(func=run_rollback)
@@ -227,8 +233,9 @@ def run_deploy(args: argparse.Namespace) -> int:
         if not args.resume:
             _confirm(args, f"Deploy {ref} of {app.name} to {ctx.config.primary_host.name}?")
         ctx.journal.add_listener(printer.event)
-        # An automatic rollback after a failed DEPLOY/VERIFY restores code only: restoring data
-        # is destructive and only ever done on an explicit `rollback --yes --restore-db`.
+        # An automatic rollback after a failed DEPLOY/VERIFY (or a watch alarm) puts the code
+        # back only: restoring data or migrating down is destructive and only ever done on an
+        # explicit `rollback --yes --restore-db` or `rollback --yes --migrate-down`.
         wf = Workflow.from_context(
             ctx, on_output=printer.output, run_missing_checks=True,
             **hooks_for(ctx.config, ctx.pool, ctx.journal),
@@ -282,14 +289,24 @@ def _report(printer: Printer, outcome: Outcome) -> int:
 
 def run_rollback(args: argparse.Namespace) -> int:
     _need_headless(args, "rollback")
+    # The data ways are destructive: refused before anything is opened or asked.
+    if args.restore_db and args.migrate_down:
+        raise CliError(
+            "--restore-db and --migrate-down exclude each other: restoring the pre-deploy dump"
+            " already undoes the migrations"
+        )
+    if args.restore_db and not args.yes:
+        raise CliError("--restore-db overwrites the database: it needs --yes as well")
+    if args.migrate_down and not args.yes:
+        raise CliError("--migrate-down changes the database schema: it needs --yes as well")
 
     async def body(ctx: AppContext, printer: Printer) -> int:
         app = ctx.config.app
-        _confirm(args, f"Roll back {app.name} on {ctx.config.primary_host.name}?")
-        if args.restore_db and not args.yes:
-            raise CliError("--restore-db overwrites the database: it needs --yes as well")
         if args.restore_db and not ctx.config.database.enabled:
             raise CliError("--restore-db: [database] is not enabled in the config")
+        if args.migrate_down and not ctx.config.steps.rollback.migrate_down:
+            raise CliError("--migrate-down: [steps.rollback] migrate_down is empty in the config")
+        _confirm(args, f"Roll back {app.name} on {ctx.config.primary_host.name}?")
         ctx.journal.add_listener(printer.event)
         hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=args.restore_db)
         wf = Workflow.from_context(ctx, on_output=printer.output, **hooks)
@@ -298,7 +315,7 @@ def run_rollback(args: argparse.Namespace) -> int:
                        if d.state == "interrupted"]  # fmt: skip
             if waiting:
                 await wf.resume(waiting[0].id, purpose="rollback")
-            outcome = await wf.rollback(args.reason)
+            outcome = await wf.rollback(args.reason, migrate_down=args.migrate_down)
         finally:
             await wf.close()
         return _report(printer, outcome)

@@ -261,3 +261,54 @@ async def test_deploy_is_refused_by_the_gate_until_overridden(site) -> None:
         ]
     finally:
         await wf.close()
+
+
+def _with_migrate_down(site: dict[str, Path], argv: list[str]) -> Workflow:
+    path = make_config(site)
+    path.write_text(path.read_text() + f"\n[steps.rollback]\nmigrate_down = {json.dumps(argv)}\n")
+    config = load_config(path)
+    journal = Journal(":memory:")
+    return Workflow(config, journal, HostPool(config, journal))
+
+
+async def test_rollback_migrates_down_in_the_built_release_only_when_asked(site) -> None:
+    """A release that never went live still ran its migrations at BUILD: the down-migration
+    runs in its directory ({release} is that directory too), and only with migrate_down=True."""
+    marker = site["tmp"] / "down-ran"
+    argv = ["sh", "-c", f'echo "$PWD {{release}}" >> {marker}']
+    for asked in (False, True):
+        wf = _with_migrate_down(site, argv)
+        try:
+            await wf.backup()
+            await wf.build()
+            built = site["root"] / "releases" / str(wf.data["release"])
+            outcome = await wf.rollback("test", migrate_down=asked)
+        finally:
+            await wf.close()
+        assert outcome.ok and outcome.state == "rolled_back", outcome.message
+        assert "NOT migrated down" not in outcome.message
+        if not asked:
+            assert not marker.exists()
+    assert marker.read_text().split() == [str(built), str(built)]
+    assert os.readlink(site["root"] / "current") == "releases/20260101000000"
+
+
+async def test_a_failed_down_migration_still_rolls_back_the_code_and_says_so(site) -> None:
+    wf = _with_migrate_down(site, ["sh", "-c", "echo relation is locked >&2; exit 4"])
+    try:
+        await wf.backup()
+        await wf.build()
+        dep_id = wf.deployment_id
+        outcome = await wf.rollback("test", migrate_down=True)
+    finally:
+        await wf.close()
+    assert not outcome.ok and outcome.state == "rolled_back"
+    assert "was never live" in outcome.message
+    assert outcome.message.endswith("relation is locked"), outcome.message
+    assert "; database NOT migrated down: " in outcome.message
+    assert wf.journal.deployment(dep_id).state == "rolled_back"
+    end = wf.journal.events(deployment_id=dep_id, kinds=["deploy.end"])
+    assert [e.message for e in end] == [outcome.message]  # the journal says it too
+    failed = [e for e in wf.journal.events(deployment_id=dep_id, kinds=["command"])
+              if e.argv[:1] == ("sh",)]  # fmt: skip
+    assert [e.exit_status for e in failed] == [4]

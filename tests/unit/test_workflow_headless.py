@@ -41,6 +41,27 @@ def test_destructive_commands_need_yes_without_a_tty(tmp_path: Path) -> None:
         assert "needs --yes" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_the_data_ways_of_rollback_are_refused_with_one_line(tmp_path: Path) -> None:
+    cfg, j = str(local_config(tmp_path)), str(tmp_path / "j.sqlite3")
+    common = ["rollback", "--headless", "--config", cfg, "--journal", j]
+    cases = {
+        ("--migrate-down",): "--migrate-down changes the database schema: it needs --yes",
+        ("--yes", "--migrate-down", "--restore-db"): "restoring the pre-deploy dump already",
+        ("--yes", "--restore-db"): "[database] is not enabled",
+    }
+    for flags, says in cases.items():
+        result = shipdeck(*common, *flags)
+        assert result.returncode == 2, (flags, result.stderr)
+        assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1, flags
+    Path(cfg).write_text(Path(cfg).read_text() + "\n[steps.rollback]\nmigrate_down = []\n")
+    empty = shipdeck(*common, "--yes", "--migrate-down")
+    assert empty.returncode == 2 and "migrate_down is empty" in empty.stderr, empty.stderr
+    history = shipdeck("history", "--json", "--config", cfg, "--journal", j)
+    assert history.returncode == 0 and history.stdout == ""  # refused before anything ran
+    helped = shipdeck("rollback", "--help")
+    assert "--migrate-down" in helped.stdout and "migrate_down" in helped.stdout
+
+
 def test_deploy_without_headless_is_a_usage_error(tmp_path: Path) -> None:
     result = shipdeck("deploy", "--yes", "--config", str(local_config(tmp_path)))
     assert result.returncode == 2 and "--headless" in result.stderr

@@ -164,6 +164,9 @@ class Workflow:
         self.gate_clock = gate_clock
         self.database_backup: DbHook = database_backup or self._no_database_backup
         self.database_rollback: DbHook = database_rollback or self._no_database_rollback
+        # Set by rollback(migrate_down=True) for the branch that knows the bad release's dir.
+        self._want_migrate_down = False
+        self._migrate_down_problem: str | None = None
 
     @classmethod
     def from_context(cls, ctx: Any, **kwargs: Any) -> Workflow:
@@ -687,11 +690,15 @@ class Workflow:
 
     # -- ROLLBACK -------------------------------------------------------------------------------
 
-    async def rollback(self, reason: str) -> Outcome:
+    async def rollback(self, reason: str, *, migrate_down: bool = False) -> Outcome:
         """Go back to the previous good release (or the newest backup, in place) and prove it.
 
         Works on the open deployment, or, with none open, on whatever is live now (a new
-        deployment row of kind "rollback" records it)."""
+        deployment row of kind "rollback" records it). ``migrate_down`` also undoes the bad
+        release's migrations with ``[steps.rollback] migrate_down`` (destructive: callers
+        confirm); when that fails the code still goes back and the outcome is not ok."""
+        self._migrate_down_problem = None
+        self._want_migrate_down = migrate_down
         if self.deployment is None:
             await self.lock.acquire(self.cmd, action="rollback")
             try:
@@ -713,8 +720,14 @@ class Workflow:
         except StepFailed as err:
             await self._end("failed", f"{err}")
             raise
+        if self._want_migrate_down:  # no branch had a release whose migrations to undo
+            self._want_migrate_down = False
+            self._migrate_down_problem = "no release of this rollback to run it in"
+            self._record("note", ROLLBACK, self._migrate_down_problem)
+        if self._migrate_down_problem:
+            message += f"; database NOT migrated down: {self._migrate_down_problem}"
         await self._end("rolled_back", message)
-        return Outcome(True, "rolled_back", message)
+        return Outcome(not self._migrate_down_problem, "rolled_back", message)
 
     async def _rollback_body(self) -> str:
         assert self.deployment is not None
@@ -725,6 +738,9 @@ class Workflow:
         live = await layout.live(self.cmd, ROLLBACK)
         built = self.data.get("release")
         if built and not self.data.get("switched") and live != built:
+            # BUILD runs the migrations, so a release that never went live may have changed
+            # the schema all the same.
+            await self._undo_migrations(layout.path(str(built)))
             if self.data.get("built"):
                 await layout.mark(self.cmd, ROLLBACK, str(built), "failed")
                 done = f"marked {built} failed"
@@ -752,9 +768,37 @@ class Workflow:
         if bad and bad != target.id:
             await layout.mark(self.cmd, ROLLBACK, bad, "failed")
         await self._reload_and_prove(ROLLBACK, target_dir, version)
+        if bad and bad != target.id:
+            # The seed's order: code back first, then data. The bad release stays on disk
+            # (marked failed), so its own down-migrations are still there to run.
+            await self._undo_migrations(layout.path(bad))
         await self.database_rollback(self.deployment)
         self._update(data={"rolled_back_to": target.id})
         return f"rolled back to release {target.id} (version {version or '?'})"
+
+    async def _undo_migrations(self, directory: str) -> None:
+        """``[steps.rollback] migrate_down`` in ``directory`` when the operator asked for it.
+
+        A failure is remembered, not raised: putting the old code back comes first, and the
+        outcome says the data was not reverted."""
+        if not self._want_migrate_down:
+            return
+        self._want_migrate_down = False  # once per rollback, whichever branch gets here
+        argv = list(self.config.steps.rollback.migrate_down)
+        if not argv:
+            self._migrate_down_problem = "[steps.rollback] migrate_down is empty"
+            self._record("note", ROLLBACK, self._migrate_down_problem)
+            return
+        timeout = self.config.steps.rollback.timeout_s
+        args = substitute(argv, self._values(directory))
+        try:
+            result = await self.cmd.run(args, step=ROLLBACK, cwd=directory, timeout=timeout)
+        except (WorkflowError, TransportError) as err:
+            self._migrate_down_problem = _one_line(err)
+            self._record("note", ROLLBACK, f"down-migration failed: {self._migrate_down_problem}")
+            return
+        took = f"{result.duration:.1f}s"
+        self._record("note", ROLLBACK, f"down-migration ran in {directory} ({took})")
 
     async def _rollback_in_place(self) -> str:
         assert isinstance(self.layout, InPlaceLayout) and self.deployment is not None
@@ -768,6 +812,9 @@ class Workflow:
         if self.data.get("kind") == "rollback":
             live_version = await self.read_version(self.layout.root, ROLLBACK)
             self._update(from_version=live_version, to_version=version)
+        # In place, restoring the backup removes the bad code and its down-migrations with it:
+        # undo them first, while they are still live.
+        await self._undo_migrations(self.layout.root)
         await self.layout.restore(self.cmd, ROLLBACK, str(backup), str(self.deployment_id))
         self._record("note", ROLLBACK, f"live directory restored from {backup}")
         await self._reload_and_prove(ROLLBACK, self.layout.root, version)
