@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log
 
 from screens.step_keys import step_bindings
+from tui.context import AppContext
 from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Event
@@ -33,12 +34,14 @@ from tui.core.watch import (
 from tui.core.workflow import (
     GateClosed,
     OrderError,
+    Outcome,
     Workflow,
     WorkflowError,
     mark_interrupted,
 )
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
+from widgets.data_rollback_modal import DataRollback, DataRollbackModal
 from widgets.host_bar import HostBar
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
@@ -289,7 +292,8 @@ class DeployScreen(Screen[None]):
         self.run_worker(watch.run(), group="watch", exit_on_error=False)
 
     def on_watch_panel_rollback_requested(self, message: WatchPanel.RollbackRequested) -> None:
-        self.action_rollback()
+        # The alarm's one key asks the same questions as R (the data too?) and journals why.
+        self.action_rollback(message.reason)
 
     def _watch_allows_confirm(self) -> bool:
         """CONFIRM waits for a clean watch (the seed's "monitor for 15+ minutes"), unless the
@@ -389,7 +393,7 @@ class DeployScreen(Screen[None]):
         bar.say(f"resumed deployment #{deployment_id}: next is {(nxt or 'nothing').upper()}")
         self.refresh_steps()
 
-    def action_rollback(self) -> None:
+    def action_rollback(self, reason: str = "operator rollback from the console") -> None:
         if self._refuse_if_read_only():
             return
         config = self.app.ctx.config  # type: ignore[attr-defined]
@@ -402,50 +406,59 @@ class DeployScreen(Screen[None]):
                 require_text=config.app.name if production else "",
                 confirm_label="Roll back",
             ),
-            self._ask_database_too,
+            lambda ok: self._ask_about_data(reason) if ok else None,
         )
 
-    def _ask_database_too(self, ok: bool | None) -> None:
-        if not ok:
+    def _ask_about_data(self, reason: str) -> None:
+        """After the rollback confirm: the code only, or the data too (when there is a way)."""
+        modal = DataRollbackModal.for_config(self.app.ctx.config)  # type: ignore[attr-defined]
+        if modal is None:
+            self.rollback(reason)
             return
-        db = self.app.ctx.config.database  # type: ignore[attr-defined]
-        if not db.enabled:
-            self.rollback("operator rollback from the console")
-            return
-        self.app.push_screen(
-            ConfirmModal(
-                f"Also restore database {db.name}?",
-                f"Restore {db.name} from the dump taken at this deployment's BACKUP "
-                "(pg_restore --clean: data written since then is lost). Cancel rolls back "
-                "the code only.",
-                require_text=db.name,
-                confirm_label="Restore data too",
-            ),
-            lambda restore: self.rollback(
-                "operator rollback from the console", restore_db=bool(restore)
-            ),
-        )
+        self.app.push_screen(modal, lambda choice: self.rollback(reason, **data_kwargs(choice)))
 
     @work(exclusive=True, group="workflow", exit_on_error=False)
-    async def rollback(self, reason: str, restore_db: bool = False) -> None:
+    async def rollback(self, reason: str, restore_db: bool = False,
+                       migrate_down: bool = False) -> None:  # fmt: skip
         bar = self.query_one(StepBar)
         bar.say("ROLLBACK running ...")
         wf = self._workflow()
         ctx = self.app.ctx  # type: ignore[attr-defined]
         if self.watch is not None:
             self.watch.cancel()  # no samples of a release that is being taken away
-        default_hook = wf.database_rollback
-        if restore_db:
-            hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)
-            wf.database_rollback = hooks["database_rollback"]
         try:
-            outcome = await wf.rollback(reason)
+            outcome = await rollback_with_data(
+                wf, ctx, reason, restore_db=restore_db, migrate_down=migrate_down
+            )
         except (OrderError, LockedError, WorkflowError, TransportError) as err:
             bar.say(f"ROLLBACK failed: {err}", error=True)
             self.refresh_steps()
             return
-        finally:
-            wf.database_rollback = default_hook
-        bar.say(outcome.message)
+        bar.say(outcome.message, error=not outcome.ok)
         self.refresh_steps()
 
+
+def data_kwargs(choice: DataRollback | None) -> dict[str, bool]:
+    """The operator's answer to the data question as ``Workflow.rollback`` options."""
+    return {
+        "restore_db": choice == DataRollback.RESTORE_DB,
+        "migrate_down": choice == DataRollback.MIGRATE_DOWN,
+    }
+
+
+async def rollback_with_data(
+    wf: Workflow, ctx: AppContext, reason: str, *, restore_db: bool = False,
+    migrate_down: bool = False,
+) -> Outcome:  # fmt: skip
+    """``wf.rollback`` with the operator's data choice (typed-name confirmed by the caller).
+
+    Restoring swaps in the restoring database hook for this one rollback; the workflow's own
+    hook (and so every automatic rollback) never touches data."""
+    default_hook = wf.database_rollback
+    if restore_db:
+        hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)
+        wf.database_rollback = hooks["database_rollback"]
+    try:
+        return await wf.rollback(reason, migrate_down=migrate_down)
+    finally:
+        wf.database_rollback = default_hook

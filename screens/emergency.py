@@ -242,7 +242,15 @@ class EmergencyScreen(Screen[None]):
         if not ok:
             self._step("roll back: cancelled")
             return
-        self._step("roll back: started")
+        from screens.deploy import data_kwargs, rollback_with_data
+        from widgets.data_rollback_modal import DataRollback, DataRollbackModal
+
+        # The same data question as the deploy screen's R: the code only, or the data too.
+        modal = DataRollbackModal.for_config(cfg)
+        choice = DataRollback.CODE_ONLY
+        if modal is not None:
+            choice = await app.push_screen_wait(modal)
+        self._step(f"roll back: started ({choice.label})", data=str(choice))
         try:
             from tui.core.database import hooks_for
             from tui.core.workflow import Workflow
@@ -250,13 +258,15 @@ class EmergencyScreen(Screen[None]):
             # The console's own deployment, when one is open: same engine, same lock.
             workflow = app._open_workflow()
             own = workflow is None
+            ctx = app.ctx
             if own:
-                ctx = app.ctx
                 workflow = Workflow.from_context(
                     ctx, **hooks_for(ctx.config, ctx.pool, ctx.journal)
                 )
             try:
-                outcome = await workflow.rollback(reason="emergency triage")
+                outcome = await rollback_with_data(
+                    workflow, ctx, "emergency triage", **data_kwargs(choice)
+                )
             finally:
                 if own:
                     await workflow.close()
@@ -265,6 +275,8 @@ class EmergencyScreen(Screen[None]):
             app.notify(f"rollback failed: {err}", severity="error", timeout=10)
             return
         self._step(f"roll back: {outcome.message}")
+        if not outcome.ok:  # the code went back, the data did not
+            app.notify(outcome.message, severity="error", timeout=10)
         self.service.refresh_soon()
 
     def action_notify_team(self) -> None:

@@ -3,11 +3,14 @@
 It says what will happen and the exact command; for the most dangerous actions (stop and delete
 in production) the operator must type the app name before Confirm is enabled. Cancel has the
 focus, and Escape cancels. Dismisses with True only on an explicit confirm.
+
+``DestructiveModal`` is the frame it shares with the other destructive dialogs (the rollback's
+data question, widgets/data_rollback_modal.py): the red box, the title, and the typed-name gate.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,28 +18,49 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+ResultT = TypeVar("ResultT")
 
-class ConfirmModal(ModalScreen[bool]):
+
+class DestructiveModal(ModalScreen[ResultT]):
+    """The box (#confirm-box), its title (#confirm-title) and, when ``require_text`` is set, the
+    "Type NAME" line with its input (#confirm-input). Subclasses compose the rest."""
+
     DEFAULT_CSS = """
-    ConfirmModal {
+    DestructiveModal {
         align: center middle;
     }
-    ConfirmModal > #confirm-box {
+    DestructiveModal > #confirm-box {
         width: 72;
         height: auto;
         border: thick $error;
         background: $surface;
         padding: 1 2;
     }
-    ConfirmModal #confirm-title {
+    DestructiveModal #confirm-title {
         text-style: bold;
         color: $error;
         margin-bottom: 1;
     }
-    ConfirmModal #confirm-command {
+    DestructiveModal #confirm-command {
         color: $text-muted;
         margin: 1 0;
     }
+    """
+
+    require_text: str = ""
+
+    def typed_name(self, what: str = "confirm") -> ComposeResult:
+        """The typed-name gate: nothing when no name is required."""
+        if self.require_text:
+            yield Label(f"Type [b]{self.require_text}[/b] to {what}:")
+            yield Input(placeholder=self.require_text, id="confirm-input")
+
+    def typed(self, value: str) -> bool:
+        return not self.require_text or value == self.require_text
+
+
+class ConfirmModal(DestructiveModal[bool]):
+    DEFAULT_CSS = """
     ConfirmModal #confirm-buttons {
         height: auto;
         align-horizontal: right;
@@ -79,9 +103,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(self.what, id="confirm-what")
             if self.command:
                 yield Static(f"$ {self.command}", id="confirm-command", markup=False)
-            if self.require_text:
-                yield Label(f"Type [b]{self.require_text}[/b] to confirm:")
-                yield Input(placeholder=self.require_text, id="confirm-input")
+            yield from self.typed_name()
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(
@@ -98,10 +120,10 @@ class ConfirmModal(ModalScreen[bool]):
             self.query_one("#cancel", Button).focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one("#confirm", Button).disabled = event.value != self.require_text
+        self.query_one("#confirm", Button).disabled = not self.typed(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.value == self.require_text:
+        if self.typed(event.value):
             self.dismiss(True)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

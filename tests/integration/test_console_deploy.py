@@ -12,6 +12,7 @@ from tui.app import ShipdeckApp
 from tui.context import open_context
 from tui.core.watch import CLEAN, confirm_gate, watch_outcome
 from widgets.confirm_modal import ConfirmModal
+from widgets.data_rollback_modal import DataRollbackModal
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
 from widgets.watch_panel import WatchPanel
@@ -82,12 +83,14 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
             await pilot.press("R")  # production: type the app name
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
             await pilot.press(*"demo", "enter")
-            # Then whether to restore the database too: type its name (also "demo").
-            def asks_about_data() -> bool:
-                return isinstance(app.screen, ConfirmModal) and "database" in app.screen.title_text
-
-            await wait_for(asks_about_data, pilot)
-            await pilot.press(*"demo", "enter")
+            # Then the data question: restoring the BACKUP dump needs the database's name
+            # typed (also "demo") before its button is enabled.
+            await wait_for(lambda: isinstance(app.screen, DataRollbackModal), pilot)
+            restore = app.screen.query_one("#restore-db")
+            assert restore.disabled
+            await pilot.press("tab", *"demo")
+            await wait_for(lambda: not restore.disabled, pilot)
+            await pilot.click("#restore-db")
             await wait_for(
                 lambda: ctx.journal.deployments("demo", limit=1)[0].state == "rolled_back",
                 pilot, STEP_TIMEOUT,
@@ -141,8 +144,7 @@ async def test_a_closed_gate_refuses_deploy_until_a_typed_override(
             await pilot.press("R")
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
             await pilot.press(*"demo", "enter")
-            await wait_for(lambda: isinstance(app.screen, ConfirmModal)
-                           and "database" in app.screen.title_text, pilot)  # fmt: skip
+            await wait_for(lambda: isinstance(app.screen, DataRollbackModal), pilot)
             await pilot.press("escape")  # code only
             await wait_for(lambda: served_version(rig) == "1.0.0", pilot, STEP_TIMEOUT)
     finally:
