@@ -29,16 +29,17 @@ TIMELINE_BACKLOG = 500
 
 
 class DashboardScreen(Screen[None]):
+    # The Footer shows these in this order; R is in the keys panel (?) with the rest.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("m", "open_monitor", "Monitor", id="monitor.open",
-                tooltip="Live monitor: processes, host resources, charts, process actions"),
-        Binding("exclamation_mark", "open_emergency", "Emergency", id="emergency.open",
-                tooltip="Emergency triage for the primary host"),
-        Binding("L", "app.push_screen('logs')", "Logs", id="logs.open",
-                tooltip="All hosts' logs full-screen: filter, search, save, copy"),
         Binding("d", "open_deploy", "Deploy", id="deploy.open",
                 tooltip="The deploy screen: step bar, command output, this deployment's events"),
-        *step_bindings(),
+        *step_bindings(summary=True),
+        Binding("m", "open_monitor", "Monitor", id="monitor.open",
+                tooltip="Live monitor: processes, host resources, charts, process actions"),
+        Binding("L", "app.push_screen('logs')", "Logs", id="logs.open",
+                tooltip="All hosts' logs full-screen: filter, search, save, copy"),
+        Binding("exclamation_mark", "open_emergency", "Emergency", id="emergency.open",
+                tooltip="Emergency triage for the primary host"),
     ]  # fmt: skip
 
     def __init__(self, poll_processes: bool = True) -> None:
@@ -69,7 +70,8 @@ class DashboardScreen(Screen[None]):
             with Vertical(id="timeline-box", classes="pane") as box:
                 box.border_title = "Timeline"
                 yield Timeline(id="timeline")
-        yield Footer()
+        # Compact: the keys fit 120 columns; and each key is styled once, not three times.
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]

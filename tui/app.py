@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from screens.dashboard import DashboardScreen
+from screens.step_keys import is_steps_summary, steps_key_display
 from tui.context import AppContext
 from tui.core.hosts import HostState
 from tui.core.journal import Event
@@ -31,6 +32,13 @@ class ShipdeckApp(App[int]):
             id="quit",
             tooltip="Leave the console (a running step keeps its journal)",
         ),
+        Binding(
+            "question_mark",
+            "toggle_keys",
+            "Keys",
+            id="app.keys",
+            tooltip="Show or hide every key of this screen, with what it does",
+        ),
     ]
 
     def __init__(
@@ -47,6 +55,22 @@ class ShipdeckApp(App[int]):
         self.connect_on_start = connect_on_start
         self.poll_processes = poll_processes
         self.title = f"shipdeck · {ctx.config.app.name}"
+
+    def get_key_display(self, binding: Binding) -> str:
+        if is_steps_summary(binding):  # the dashboard's one Footer entry for keys 1-5
+            return steps_key_display(self.ctx.config.keymap, self._display_key)
+        return super().get_key_display(binding)
+
+    def _display_key(self, key: str) -> str:
+        return super().get_key_display(Binding(key, ""))
+
+    def action_toggle_keys(self) -> None:
+        """The keys panel (Textual's help panel): every binding of the focused widget, the
+        screen and the app, with its tooltip. The Footer shows only the main ones."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def on_ready(self) -> None:
         # Move everything built during start-up (widgets, styles, imports) out of the

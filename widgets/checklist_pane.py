@@ -9,7 +9,7 @@ checklist when none is open) and reloads when the journal says something changed
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -24,12 +24,15 @@ from tui.core.checklist import (
     ItemKind,
     ItemResult,
     ItemState,
+    build_items,
     sections_of,
 )
 from tui.core.checklist_gate import CHECKLIST_GATE, POLICY_GATE, GateDecision
-from tui.core.checklist_runner import ChecklistRunner
-from tui.core.checklist_state import current_deployment
+from tui.core.checklist_state import current_deployment, load_results, scope_for
 from tui.core.journal import Event
+
+if TYPE_CHECKING:  # the runner brings every check's code: made right after the first frame
+    from tui.core.checklist_runner import ChecklistRunner
 
 _STATE_STYLE = {
     ItemState.PENDING: ("·", "grey62"),
@@ -57,16 +60,18 @@ class ChecklistPane(Tree[str]):
     }
     """
 
+    # The Footer shows the two everyday keys (sign off, run checks); the others are in the keys
+    # panel (?) and the command palette like every key.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("c", "run_all", "Run checks", id="checklist.run_all",
-                tooltip="Run every automated checklist item (concurrently, each with a timeout)"),
-        Binding("x", "run_selected", "Run item", id="checklist.run_one",
-                tooltip="Run the selected automated item again"),
         Binding("space", "sign_off", "Sign off", id="checklist.sign",
                 tooltip="Sign off the selected item as you (local user), with an optional note"),
-        Binding("enter", "show_detail", "Output", id="checklist.detail",
+        Binding("c", "run_all", "Run checks", id="checklist.run_all",
+                tooltip="Run every automated checklist item (concurrently, each with a timeout)"),
+        Binding("x", "run_selected", "Run item", id="checklist.run_one", show=False,
+                tooltip="Run the selected automated item again"),
+        Binding("enter", "show_detail", "Output", id="checklist.detail", show=False,
                 tooltip="Show the selected item's output, when and by whom"),
-        Binding("o", "override", "Override", id="checklist.override",
+        Binding("o", "override", "Override", id="checklist.override", show=False,
                 tooltip="Let DEPLOY through a closed gate: needs a typed reason (journaled)"),
     ]  # fmt: skip
 
@@ -87,14 +92,21 @@ class ChecklistPane(Tree[str]):
 
     def on_mount(self) -> None:
         ctx = self._ctx
-        if ctx is not None:
-            self._make_runner()
-            ctx.journal.add_listener(self._on_journal_event)
-            self._listening = True
-            self._attach_notifications(ctx)
-        self.refresh_states(self.runner.results if self.runner else {})
-        if self.runner is not None:
-            self.refresh_from_journal()
+        if ctx is None:
+            self.refresh_states({})
+            return
+        ctx.journal.add_listener(self._on_journal_event)
+        self._listening = True
+        self._attach_notifications(ctx)
+        # The first frame shows the items and what the journal recorded for them, read the way
+        # the runner reads them (ChecklistRunner.reload); the runner itself, with the code of
+        # every check, is made right after the first frame, or at once when a key needs it.
+        self.items = build_items(ctx.config)
+        dep = current_deployment(ctx.journal, ctx.config.app.name)
+        scope = scope_for(ctx.journal, ctx.config.app.name, dep.id if dep else None)
+        ids = {item.id for item in self.items}
+        self.refresh_states({k: r for k, r in load_results(ctx.journal, scope).items() if k in ids})
+        self.call_after_refresh(self.refresh_from_journal)
 
     def on_unmount(self) -> None:
         ctx = self._ctx
@@ -111,7 +123,15 @@ class ChecklistPane(Tree[str]):
 
         ctx.extra["notify"] = NotifyBridge.attach(ctx.config, ctx.journal)
 
+    def _ensure_runner(self) -> ChecklistRunner | None:
+        """The runner (None without a config): made now if the first frame has not made it."""
+        if self.runner is None and self._ctx is not None:
+            self._make_runner()
+        return self.runner
+
     def _make_runner(self) -> None:
+        from tui.core.checklist_runner import ChecklistRunner
+
         ctx = self._ctx
         dep = current_deployment(ctx.journal, ctx.config.app.name)
         self.runner = ChecklistRunner(
@@ -135,8 +155,9 @@ class ChecklistPane(Tree[str]):
     @work(exclusive=True, group="checklist-refresh", exit_on_error=False)
     async def refresh_from_journal(self) -> None:
         ctx = self._ctx
-        if ctx is None or self.runner is None:
+        if ctx is None or self._ensure_runner() is None:
             return
+        assert self.runner is not None
         dep = current_deployment(ctx.journal, ctx.config.app.name)
         dep_id = dep.id if dep else None
         if dep_id != self.runner.deployment_id and not self.runner.running:
@@ -226,7 +247,7 @@ class ChecklistPane(Tree[str]):
         if getattr(self.app, "read_only", False):
             self.notify("read-only console: checks and sign-offs are disabled", severity="warning")
             return False
-        if self.runner is None:
+        if self._ensure_runner() is None:
             self.notify("no config loaded", severity="error")
             return False
         return True
@@ -280,6 +301,7 @@ class ChecklistPane(Tree[str]):
             return
         from screens.checklist_detail import ChecklistDetailScreen
 
+        self._ensure_runner()
         result = self.runner.results.get(item.id) if self.runner else None
         line = self.runner.line(item.id) if self.runner else item.label
         self.app.push_screen(ChecklistDetailScreen(item, result, line))

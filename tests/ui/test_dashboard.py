@@ -88,3 +88,66 @@ def test_dashboard_snapshot(snap_compare, ui_ctx: AppContext) -> None:
 
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)
 
+
+
+def footer_text(app: ShipdeckApp) -> str:
+    from textual.widgets import Footer
+
+    return " ".join(str(key.render()) for key in app.screen.query_one(Footer).children)
+
+
+async def test_footer_shows_the_main_keys_and_question_mark_lists_every_key(
+    ui_ctx: AppContext,
+) -> None:
+    from textual.widgets import HelpPanel
+    from textual.widgets._key_panel import BindingsTable
+
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: "1-5 Steps" in footer_text(app), pilot)
+        footer = footer_text(app)
+        for shown in ("d Deploy", "m Monitor", "L Logs", "! Emergency", "c Run checks", "? Keys"):
+            assert shown in footer
+        for hidden in ("Rollback", "Override", "Run item", "2 Build"):
+            assert hidden not in footer
+        await pilot.press("question_mark")
+        await wait_for(lambda: bool(app.screen.query(HelpPanel)), pilot)
+        await wait_for(lambda: bool(app.screen.query(BindingsTable)), pilot)
+        table = app.screen.query_one(BindingsTable).render_bindings_table()
+        keys = [str(cell) for cell in table.columns[0].cells]
+        descriptions = " ".join(str(cell) for cell in table.columns[1].cells)
+        for key in ("R", "2", "5", "x", "o", "⏎"):
+            assert key in keys, key
+        for text in ("Rollback", "Build", "Confirm", "Run item", "Override", "Output"):
+            assert text in descriptions, text
+        await pilot.press("question_mark")
+        await wait_for(lambda: not app.screen.query(HelpPanel), pilot)
+
+
+async def test_hidden_step_keys_still_work_from_the_dashboard(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    opened: list[str | None] = []
+    app.show_deploy = lambda step=None, rollback=False: opened.append(  # type: ignore[method-assign]
+        "rollback" if rollback else step
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "3", "5", "R")
+        await wait_for(lambda: len(opened) == 4, pilot)
+    assert opened == ["backup", "deploy", "confirm", "rollback"]
+
+
+async def test_steps_entry_follows_the_keymap(ui_ctx: AppContext) -> None:
+    from dataclasses import replace
+
+    from tui.core.config_models import FrozenMap
+
+    config = replace(ui_ctx.config, keymap=FrozenMap({"workflow.backup": "b"}))
+    ctx = replace(ui_ctx, config=config)
+    app = ShipdeckApp(ctx, poll_processes=False)
+    opened: list[str | None] = []
+    app.show_deploy = lambda step=None, rollback=False: opened.append(step)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: "b 2 3 4 5 Steps" in footer_text(app), pilot)
+        await pilot.press("b", "2")
+        await wait_for(lambda: len(opened) == 2, pilot)
+    assert opened == ["backup", "build"]
