@@ -335,7 +335,8 @@ class LogsPane(Vertical):
     def compose(self) -> ComposeResult:
         yield LogView(self.max_lines, self._formatter, id="log-view")
         yield StatusLine(id="log-status")
-        yield Input(id="log-input")
+        # The search/filter prompt (#log-input) is mounted after the first frame: it is hidden
+        # until "/" or "f", and an Input's styles are a good part of a pane's start-up cost.
 
     @property
     def view(self) -> LogView:
@@ -353,6 +354,7 @@ class LogsPane(Vertical):
         self.store.add_listener(self._on_store_change)
         self.rebuild()
         self._install_screen()
+        self.call_after_refresh(self._prompt_box)
         # The error rate decays with time, not only with new lines.
         self.set_interval(1.0, self.update_status)
 
@@ -614,8 +616,17 @@ class LogsPane(Vertical):
     def action_edit_filter(self) -> None:
         self._open_input("filter", self.filter.query, "filter: regex … !regex hides; empty = all")
 
+    def _prompt_box(self) -> Input:
+        """The prompt, mounted now if it is not yet (a key pressed before the first frame)."""
+        found = self.query("#log-input")
+        if found:
+            return found.only_one(Input)
+        box = Input(id="log-input")
+        self.mount(box)  # in the DOM at once; keys queued meanwhile go through route_key
+        return box
+
     def _open_input(self, mode: str, value: str, placeholder: str) -> None:
-        box = self.query_one("#log-input", Input)
+        box = self._prompt_box()
         self._prompt_mode = mode
         box.value, box.placeholder = value, placeholder
         # Shown and focused now, not after a refresh: keys typed right after "/" (a paste, a
@@ -624,7 +635,7 @@ class LogsPane(Vertical):
         self.screen.set_focus(box)
 
     def _close_input(self) -> None:
-        box = self.query_one("#log-input", Input)
+        box = self._prompt_box()
         box.display = False
         self._prompt_mode = ""
         self.screen.set_focus(self.view)
@@ -638,13 +649,13 @@ class LogsPane(Vertical):
 
     def route_key(self, event: events.Key) -> bool:
         """A key that reached the view: opens the prompt or goes into it. True if used."""
-        box = self.query_one("#log-input", Input)
         if not self._prompt_mode:
             for binding in self._bindings.key_to_bindings.get(event.key, ()):
                 if binding.action in ("search", "edit_filter"):
                     getattr(self, f"action_{binding.action}")()
                     return True
             return False
+        box = self._prompt_box()
         if event.key == "enter":
             self._apply_prompt(box)
         elif event.key == "escape":

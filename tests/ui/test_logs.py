@@ -268,3 +268,16 @@ async def test_dashboard_starts_following_and_says_why_nothing_comes(ui_ctx: App
         assert hub.running
         await wait_for(lambda: "local: pm2 not installed" in pane.status_text().plain, pilot)
         assert pane.view.line_count == 0
+
+
+async def test_prompt_is_mounted_when_first_needed(ui_ctx: AppContext) -> None:
+    # The prompt is mounted after the first frame; a "/" before that mounts it on the spot and
+    # the keys typed right after it still land in it.
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_logs(app, pilot)
+        await pane.query("#log-input").remove()
+        assert not pane.query("#log-input")
+        await pilot.press("slash", *"boom", "enter")
+        await wait_for(lambda: pane.search_text == "boom", pilot)
+        assert pane._prompt_mode == "" and len(pane.query("#log-input")) == 1
