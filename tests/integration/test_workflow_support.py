@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -44,11 +45,17 @@ def shipdeck(
     )  # fmt: skip
 
 
+def _default_sigint() -> None:
+    # A test suite started in the background (`.ci/run &`, nohup) inherits SIGINT ignored, and
+    # so would shipdeck: a test that sends Ctrl-C must give the child the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn_shipdeck(*args: str, config: Path, journal: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         _argv(args, config, journal),
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL, preexec_fn=_default_sigint,
     )  # fmt: skip
 
 
