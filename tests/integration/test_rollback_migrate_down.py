@@ -136,3 +136,35 @@ def test_a_failing_down_migration_still_rolls_the_code_back(
     assert "; database NOT migrated down: " in last
     assert last.endswith('database "no_such_db" does not exist'), last
     assert columns(rig, dbname, "notes")[-1] == "pinned"  # the data was left as it was
+
+
+def test_in_place_migrates_down_before_the_backup_replaces_the_code(
+    rig: RigEnv, tmp_path: Path
+) -> None:
+    # In place, restoring the backup removes the bad code and its down-migrations with it, so
+    # the down-migration has to run first, in the live directory, while 1.1.0 is still there.
+    db = f"shipdeck_mdown_ip_{secrets.token_hex(4)}"
+    psql(rig, f"CREATE DATABASE {db} OWNER deploy", db="postgres", user="postgres")
+    own = make_own_app(rig, tmp_path, layout="in-place", extra=migrations(rig, db, db))
+    journal = tmp_path / "j.sqlite3"
+    try:
+        done = shipdeck("deploy", "--headless", "--yes", config=own.config, journal=journal)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert served_version(own.status_url) == "1.1.0"
+        assert columns(rig, db, "notes")[-1] == "pinned"
+        psql(rig, "INSERT INTO notes (body, pinned) VALUES ('kept', true)", db=db)
+
+        back = shipdeck("rollback", "--headless", "--yes", "--migrate-down",
+                        config=own.config, journal=journal)  # fmt: skip
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert served_version(own.status_url) == "1.0.0"
+        assert columns(rig, db, "notes") == ["id", "body", "created_at"]
+        assert psql(rig, "SELECT body FROM notes", db=db) == ["kept"]
+        rollback = [e for e in journal_events(journal) if e.step == "rollback"]
+        down = next(i for i, e in enumerate(rollback) if "down-migration ran in" in e.message)
+        restored = next(i for i, e in enumerate(rollback) if "restored from" in e.message)
+        assert down < restored, [e.message for e in rollback]
+        assert f"down-migration ran in {own.root} " in rollback[down].message
+    finally:
+        remove_own_app(own)
+        psql(rig, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", db="postgres", user="postgres")
