@@ -8,17 +8,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.geometry import Size
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from screens.step_keys import step_bindings
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
+from widgets.key_footer import KeyFooter
 from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
 from widgets.timeline import Timeline
-from widgets.visibility import seen_by_user
+from widgets.visibility import after_first_frame, seen_by_user
 
 if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first used
     from screens.monitor_support import MonitorUpdated
@@ -71,7 +72,7 @@ class DashboardScreen(Screen[None]):
                 box.border_title = "Timeline"
                 yield Timeline(id="timeline")
         # Compact: the keys fit 120 columns; and each key is styled once, not three times.
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
@@ -85,7 +86,7 @@ class DashboardScreen(Screen[None]):
         # before it otherwise. The panes look the same either way: empty until the first
         # jlist / first lines arrive.
         if self.poll_processes:
-            self.call_after_refresh(self._start_services)
+            after_first_frame(self, self._start_services)
 
     def _start_services(self) -> None:
         self.poll_pm2()
@@ -132,6 +133,16 @@ class DashboardScreen(Screen[None]):
             self._dirty_widgets.clear()
             return
         super()._compositor_refresh()
+
+    def _screen_resized(self, size: Size) -> None:
+        # Textual hands the screen every Resize the app gets, also ones with the size it is
+        # already laid out at: at start-up the dashboard got three for 120x40 (the driver's, the
+        # app's first, and the one after its own first layout), each a full layout and repaint
+        # of all four panes before the console took its first key. Same size, nothing moves:
+        # skip. (A pending layout still happens on the next idle, as always.)
+        if size == self._compositor.size:
+            return
+        super()._screen_resized(size)
 
     def on_screen_resume(self) -> None:
         for host in sorted(self._monitor_stale):

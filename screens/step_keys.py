@@ -60,8 +60,7 @@ def is_steps_summary(binding: Binding) -> bool:
 def steps_key_display(keymap: Mapping[str, str], display: Callable[[str], str]) -> str:
     """The keys of the five steps as the Footer shows them in one entry: "1-5" while they are
     1..5, else each step's (first) key from [keymap], in step order ("b 2 3 4 5")."""
-    keys = [keymap.get(binding_id, default).split(",")[0].strip() for binding_id, default in
-            STEP_KEYS]
+    keys = [keymap.get(step_id, key).split(",")[0].strip() for step_id, key in STEP_KEYS]
     if keys == [default for _, default in STEP_KEYS]:
         return "1-5"
     return " ".join(display(key) for key in keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -55,6 +56,15 @@ class ShipdeckApp(App[int]):
         self.connect_on_start = connect_on_start
         self.poll_processes = poll_processes
         self.title = f"shipdeck · {ctx.config.app.name}"
+        self._first_frame_shown = False
+        self._after_first_frame: list[Callable[[], object]] = []
+        self.dashboard = DashboardScreen(poll_processes=poll_processes)
+
+    def get_default_screen(self) -> Screen[Any]:
+        # The dashboard IS the console's first screen, not a screen pushed over a blank one:
+        # the first frame Textual paints is the dashboard's (a blank screen was composed, laid
+        # out and painted first before).
+        return self.dashboard
 
     def get_key_display(self, binding: Binding) -> str:
         if is_steps_summary(binding):  # the dashboard's one Footer entry for keys 1-5
@@ -72,11 +82,26 @@ class ShipdeckApp(App[int]):
         else:
             self.action_show_help_panel()
 
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once the first frame is shown and the Footer has its keys: start-up
+        work that the first frame does not show (services, the checklist runner, hidden
+        widgets) waits for it instead of delaying it."""
+        if self._first_frame_shown:
+            self.call_after_refresh(callback)
+        else:
+            self._after_first_frame.append(callback)
+
     def on_ready(self) -> None:
+        # Textual's Ready: the first frame is painted. The Footer's keys come one refresh later
+        # (already scheduled), then what waited for the first frame, then the freeze.
+        self._first_frame_shown = True
+        for callback in self._after_first_frame:
+            self.call_after_refresh(callback)
+        self._after_first_frame.clear()
         # Move everything built during start-up (widgets, styles, imports) out of the
         # collector's view: full collections over it were the worst event-loop stalls while
         # logs streamed (75-108 ms -> ~14 ms measured with bench/logs.py).
-        gc.freeze()
+        self.call_after_refresh(gc.freeze)
 
     def on_mount(self) -> None:
         if self.ctx.config.keymap:
@@ -84,12 +109,10 @@ class ShipdeckApp(App[int]):
         # Journal and pool call back synchronously; post_message is safe from any thread.
         self.ctx.journal.add_listener(self._on_journal_event)
         self.ctx.pool.add_listener(self._on_host_state)
-        self.dashboard = DashboardScreen(poll_processes=self.poll_processes)
-        self.push_screen(self.dashboard)
         if self.connect_on_start:
             # After the first frame: connecting imports asyncssh and does the handshakes; the
             # host bar shows each host as idle/connecting until its state changes.
-            self.call_after_refresh(self.connect_hosts)
+            self.after_first_frame(self.connect_hosts)
 
     # Posted to the screens that show the journal, not to whichever screen is on top: a modal
     # must not make a timeline miss an event.

@@ -30,6 +30,7 @@ from tui.core.checklist import (
 from tui.core.checklist_gate import CHECKLIST_GATE, POLICY_GATE, GateDecision
 from tui.core.checklist_state import current_deployment, load_results, scope_for
 from tui.core.journal import Event
+from widgets.visibility import after_first_frame
 
 if TYPE_CHECKING:  # the runner brings every check's code: made right after the first frame
     from tui.core.checklist_runner import ChecklistRunner
@@ -106,7 +107,7 @@ class ChecklistPane(Tree[str]):
         scope = scope_for(ctx.journal, ctx.config.app.name, dep.id if dep else None)
         ids = {item.id for item in self.items}
         self.refresh_states({k: r for k, r in load_results(ctx.journal, scope).items() if k in ids})
-        self.call_after_refresh(self.refresh_from_journal)
+        after_first_frame(self, self.refresh_from_journal)
 
     def on_unmount(self) -> None:
         ctx = self._ctx

@@ -31,6 +31,7 @@ from textual.widgets import Input
 from tui.core.log_buffer import DEBUG, ERROR, HOST, INFO, MARK, PROCESS, TEXT, TS, WARN, Line
 from tui.core.log_filter import LogFilter
 from tui.core.logs import LogHub, LogStore
+from widgets.visibility import after_first_frame
 
 #: At most one render per this many seconds, however fast lines arrive.
 RENDER_INTERVAL = 0.05
@@ -354,7 +355,7 @@ class LogsPane(Vertical):
         self.store.add_listener(self._on_store_change)
         self.rebuild()
         self._install_screen()
-        self.call_after_refresh(self._prompt_box)
+        after_first_frame(self, self._mount_prompt)
         # The error rate decays with time, not only with new lines.
         self.set_interval(1.0, self.update_status)
 
@@ -615,6 +616,10 @@ class LogsPane(Vertical):
 
     def action_edit_filter(self) -> None:
         self._open_input("filter", self.filter.query, "filter: regex … !regex hides; empty = all")
+
+    def _mount_prompt(self) -> None:
+        if self.is_attached and not self._closing:
+            self._prompt_box()
 
     def _prompt_box(self) -> Input:
         """The prompt, mounted now if it is not yet (a key pressed before the first frame)."""

@@ -8,8 +8,10 @@ does not).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
 
@@ -36,3 +38,13 @@ def widget_can_be_seen(widget: Widget) -> bool:
         )
     except Exception:
         return False
+
+
+def after_first_frame(node: DOMNode, callback: Callable[[], object]) -> None:
+    """Run ``callback`` once the console's first frame is shown (ShipdeckApp.after_first_frame:
+    after the Footer has its keys), or, in an app without that hook, after the next refresh."""
+    schedule = getattr(node.app, "after_first_frame", None)
+    if schedule is None:
+        node.call_after_refresh(callback)
+    else:
+        schedule(callback)

@@ -82,6 +82,8 @@ def test_dashboard_snapshot(snap_compare, ui_ctx: AppContext) -> None:
     app = ShipdeckApp(ui_ctx)
 
     async def settle(pilot) -> None:
+        # The dashboard is the app's first screen: the pilot may start before its panes mount.
+        await wait_for(lambda: bool(app.screen.query(ProcessTable)), pilot)
         table = app.screen.query_one(ProcessTable)
         await wait_for(lambda: "local!note" in table.rows, pilot)
         await pilot.pause()
@@ -151,3 +153,21 @@ async def test_steps_entry_follows_the_keymap(ui_ctx: AppContext) -> None:
         await pilot.press("b", "2")
         await wait_for(lambda: len(opened) == 2, pilot)
     assert opened == ["backup", "build"]
+
+
+async def test_footer_recomposes_only_when_its_keys_change(ui_ctx: AppContext) -> None:
+    from widgets.key_footer import KeyFooter
+
+    app = ShipdeckApp(ui_ctx, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: "1-5 Steps" in footer_text(app), pilot)
+        footer = app.screen.query_one(KeyFooter)
+        keys = list(footer.children)
+        app.screen.refresh_bindings()  # what a focus change does, twice over
+        app.screen.refresh_bindings()
+        await pilot.pause()
+        await pilot.pause()
+        assert list(footer.children) == keys  # the same widgets: not rebuilt
+        app.screen.query_one(ProcessTable).focus()  # other keys: rebuilt
+        await wait_for(lambda: "Sign off" not in footer_text(app), pilot)
+        assert "d Deploy" in footer_text(app)
