@@ -40,6 +40,8 @@ def cmd(*argv: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One problem found in a config file, printed as FILE:LINE: KEY: message (hint)."""
+
     file: str
     line: int
     key: str
@@ -79,6 +81,8 @@ class FrozenMap(Mapping[str, str]):
 
 @dataclass(frozen=True, slots=True)
 class AppConfig:
+    """[app]: the application being deployed, where it lives and how it runs."""
+
     name: str = req("shop-api", checks=("name",))
     root: str = req("/srv/shop-api", checks=("abs_path",))
     backend: str = opt("pm2", choices=("pm2", "compose"))
@@ -96,6 +100,8 @@ class AppConfig:
 
 @dataclass(frozen=True, slots=True)
 class HostConfig:
+    """One [[hosts]] entry: a host and how to reach it."""
+
     name: str = req("web1", checks=("name",))
     # Not needed for transport = "local" (the demo runs on the jump host itself).
     address: str = req("10.0.0.5", checks=("nonempty",), optional_if=("transport", "local"))
@@ -111,12 +117,16 @@ class HostConfig:
 
 @dataclass(frozen=True, slots=True)
 class BackupStep:
+    """[steps.backup]: the BACKUP step's commands."""
+
     version_command: tuple[str, ...] = cmd("git", "log", "-1", "--oneline")
     timeout_s: float = opt(120.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
 class BuildStep:
+    """[steps.build]: the BUILD step's commands."""
+
     install: tuple[str, ...] = cmd("npm", "ci", "--production")
     build: tuple[str, ...] = cmd("npm", "run", "build")
     migrate: tuple[str, ...] = field(
@@ -127,23 +137,31 @@ class BuildStep:
 
 @dataclass(frozen=True, slots=True)
 class DeployStep:
+    """[steps.deploy]: the DEPLOY step's commands."""
+
     reload: tuple[str, ...] = cmd("pm2", "reload", "{ecosystem}", "--update-env")
     timeout_s: float = opt(300.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyStep:
+    """[steps.verify]: the VERIFY step's limits."""
+
     timeout_s: float = opt(120.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
 class RollbackStep:
+    """[steps.rollback]: the ROLLBACK step's commands."""
+
     migrate_down: tuple[str, ...] = cmd("npm", "run", "migrate:down")
     timeout_s: float = opt(300.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
 class StepsConfig:
+    """[steps.*]: the commands of each workflow step."""
+
     backup: BackupStep = field(default=BackupStep())
     build: BuildStep = field(default=BuildStep())
     deploy: DeployStep = field(default=DeployStep())
@@ -153,6 +171,8 @@ class StepsConfig:
 
 @dataclass(frozen=True, slots=True)
 class HealthConfig:
+    """[health]: the health and status checks of the running app."""
+
     url: str = opt("http://localhost:3000/health", checks=("url",))
     status_url: str = opt("http://localhost:3000/api/status", checks=("url",))
     status_path: str = opt("status")
@@ -164,6 +184,8 @@ class HealthConfig:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
+    """[database]: the app's database, for dumps, restores and migrations."""
+
     enabled: bool = opt(False)
     engine: str = opt("postgresql", choices=("postgresql",))
     host: str = opt("localhost", checks=("nonempty",))
@@ -180,6 +202,8 @@ class DatabaseConfig:
 
 @dataclass(frozen=True, slots=True)
 class MonitorConfig:
+    """[monitor]: sampling cadence and history of the live monitor."""
+
     interval_s: float = opt(1.0, gt=0)
     jlist_interval_s: float = opt(15.0, gt=0)
     history_minutes: int = opt(15, ge=1)
@@ -187,6 +211,8 @@ class MonitorConfig:
 
 @dataclass(frozen=True, slots=True)
 class LogsConfig:
+    """[logs]: the log buffer and how lines are classified by level."""
+
     buffer_lines: int = opt(100000, ge=1)
     initial_lines: int = opt(200, ge=0)
     error_pattern: str = opt("ERROR|Error|error", checks=("regex",))
@@ -217,6 +243,8 @@ class ChecklistItem:
 
 @dataclass(frozen=True, slots=True)
 class ChecklistConfig:
+    """[checklist]: the pre-deploy checks and their settings."""
+
     bundle_budget_kb: int = opt(500, ge=0)
     source_dirs: tuple[str, ...] = opt(("src",))  # relative to the release dir on the host
     build_dir: str = opt("dist")  # relative to the release dir on the host
@@ -251,6 +279,8 @@ class ChecklistConfig:
 
 @dataclass(frozen=True, slots=True)
 class CanaryConfig:
+    """[canary]: traffic shifting and the canary judge."""
+
     steps_percent: tuple[int, ...] = opt((1, 10, 100), ge=1, le=100, checks=("increasing",))
     judge_seconds: int = opt(60, ge=1)
     threshold: float = opt(3.0, gt=0)
@@ -259,6 +289,8 @@ class CanaryConfig:
 
 @dataclass(frozen=True, slots=True)
 class NotifyConfig:
+    """[notify]: where deploy notifications go."""
+
     webhooks: tuple[str, ...] = opt(
         (), checks=("url",), secret=True, example=("https://hooks.example.com/T000/B000/XXXX",)
     )
@@ -284,6 +316,8 @@ class AlarmsConfig:
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
+    """[policy]: when a deploy is allowed, and the watch's alarms."""
+
     watch_minutes: float = opt(15, ge=0)
     watch_interval_s: float = opt(10.0, gt=0)
     auto_rollback: bool = opt(False)
@@ -296,6 +330,8 @@ class PolicyConfig:
 
 @dataclass(frozen=True, slots=True)
 class SecretsConfig:
+    """[secrets]: what is redacted before anything reaches the journal."""
+
     env_vars: tuple[str, ...] = opt((), example=("SHOP_DB_PASSWORD",))
     patterns: tuple[str, ...] = opt(
         (r"(?i)(password|passwd|secret|token|api[_-]?key)\s*[=:]\s*\S+",),
@@ -306,6 +342,8 @@ class SecretsConfig:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole config file: one frozen, validated tree of the sections above."""
+
     app: AppConfig = field(metadata={"required": True})
     hosts: tuple[HostConfig, ...] = field(metadata={"required": True})
     steps: StepsConfig = field(default=StepsConfig())
