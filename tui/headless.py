@@ -25,6 +25,7 @@ from tui.core.database import hooks_for
 from tui.core.journal import Deployment, Event
 from tui.core.lock import DeployLock, LockedError, is_stale
 from tui.core.notify import NotifyBridge
+from tui.core.pm2 import Pm2Error
 from tui.core.transport import TransportError
 from tui.core.workflow import GateClosed, Outcome, Workflow, WorkflowError, mark_interrupted
 from tui.core.workflow_steps import Commander
@@ -347,7 +348,7 @@ def run_status(args: argparse.Namespace) -> int:
         code = EXIT_OK
         try:
             report.update(await _remote_status(wf))
-        except (TransportError, WorkflowError) as err:
+        except (TransportError, WorkflowError, Pm2Error) as err:
             report["error"] = str(err)
             code = EXIT_FAILED
         if args.json:
@@ -379,7 +380,52 @@ async def _remote_status(wf: Workflow) -> dict[str, Any]:
         out["live_version"] = await wf.read_version(wf.layout.path(live), "status") if live else ""
     else:
         out["live_version"] = await wf.read_version(wf.layout.root, "status")
+    out["served"] = await _served(wf)
+    out["processes"] = await _process_versions(wf)
     return out
+
+
+async def _process_versions(wf: Workflow) -> list[dict[str, Any]]:
+    """Each pm2 process of the app with the version it started with: a cluster half on the old
+    release and half on the new (a reload cut short, a restart of one worker) shows here."""
+    from tui.core.workflow_prove import app_processes, jlist
+
+    procs = app_processes(await jlist(wf.cmd, wf.config, "status"), wf.config.app.name)
+    return [{"name": p.name, "pm_id": p.pm_id, "status": p.status, "version": p.version}
+            for p in sorted(procs, key=lambda p: p.pm_id)]  # fmt: skip
+
+
+async def _served(wf: Workflow) -> dict[str, Any]:
+    """What the app answers on its status URL (one attempt): the files on disk say what should
+    run, this says what does; status shows both so a mismatch is never hidden."""
+    from tui.core.health_http import http_get
+    from tui.core.verify_checks import judge_status
+
+    health = wf.config.health
+    probe = await http_get(health.status_url, wf.transport, timeout_s=health.timeout_s, retries=0)
+    result = judge_status(probe, health)
+    return {"url": health.status_url, "status": result.status, "detail": result.detail,
+            "version": str(result.data.get("version", ""))}  # fmt: skip
+
+
+def _served_line(served: dict[str, Any], live_version: str) -> str:
+    version = served.get("version") or ""
+    if served.get("status") != "PASS":
+        return f"{served['url']}: {served['status']} ({served.get('detail') or 'no answer'})"
+    line = f"version {version or '?'} ({served['url']})"
+    if version and live_version and version != live_version:
+        line += f" MISMATCH: the live release holds {live_version}"
+    return line
+
+
+def _processes_line(procs: list[dict[str, Any]]) -> str:
+    if not procs:
+        return "none in pm2"
+    line = ", ".join(f"{p['name']}#{p['pm_id']} {p['status']} {p['version'] or '?'}"
+                     for p in procs)  # fmt: skip
+    if len({p["version"] for p in procs}) > 1:
+        line += " MIXED VERSIONS"
+    return line
 
 
 def _print_status(report: dict[str, Any], unfinished: list[Deployment], recent: list[Deployment]):
@@ -390,6 +436,12 @@ def _print_status(report: dict[str, Any], unfinished: list[Deployment], recent: 
         live = report.get("live_release")
         where = f" (release {live})" if live else ""
         print(f"  live: version {report.get('live_version') or '?'}{where}")
+        served = report.get("served")
+        if served:
+            print(f"  served: {_served_line(served, report.get('live_version') or '')}")
+        procs = report.get("processes")
+        if procs is not None:
+            print(f"  processes: {_processes_line(procs)}")
         lock = report.get("lock")
         if lock:
             print(f"  lock: {lock['message']}{' (stale)' if lock['stale'] else ''}")

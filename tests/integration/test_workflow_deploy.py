@@ -205,3 +205,26 @@ def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path:
     assert served_version(rig.app_url + "/api/status") == "1.0.0"
     notes = [e.message for e in journal_events(journal, kinds=["note"])]
     assert any("left as it is (restore not requested)" in m for m in notes)
+
+
+def test_status_shows_what_each_worker_runs_and_flags_a_mixed_cluster(
+    app: OwnApp, tmp_path: Path
+) -> None:
+    rig, journal = app.rig, tmp_path / "j.sqlite3"
+    done = shipdeck("deploy", "--headless", "--yes", config=app.config, journal=journal)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    report = json.loads(shipdeck("status", "--json", config=app.config, journal=journal).stdout)
+    assert report["served"]["version"] == "1.1.0" and report["served"]["status"] == "PASS"
+    versions = [p["version"] for p in report["processes"]]
+    assert versions == ["1.1.0", "1.1.0"], report["processes"]
+
+    # Half a cluster on the old release: `current` points back at 1.0.0 and only one worker
+    # is restarted (what an interrupted reload or a one-process restart leaves behind).
+    ssh(rig, "ln", "-sfn", f"releases/{FIRST_RELEASE}", f"{app.root}/current")
+    first = min(p["pm_id"] for p in report["processes"])
+    ssh(rig, *app.env_argv(), "pm2", "restart", str(first))
+    text = shipdeck("status", config=app.config, journal=journal).stdout
+    procs = next(line for line in text.splitlines() if line.strip().startswith("processes:"))
+    assert "1.0.0" in procs and "1.1.0" in procs and procs.endswith("MIXED VERSIONS"), text
+    assert "  live: version 1.0.0" in text, text
