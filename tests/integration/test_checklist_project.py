@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_app import local_config
 from tui.core.checklist import ItemState
 from tui.core.checklist_runner import ChecklistRunner
 from tui.core.config import load_config
@@ -20,15 +21,6 @@ from tui.core.hosts import HostPool
 from tui.core.journal import Journal
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "checklist-project"
-CONFIG = """
-[app]
-name = "shop"
-root = "/srv/shop"
-
-[[hosts]]
-name = "local"
-transport = "local"
-"""
 
 
 def _copy(dest: Path) -> Path:
@@ -62,9 +54,7 @@ def variant(base: Path, tmp_path: Path, name: str | None) -> Path:
 
 @pytest.fixture
 def make_runner(tmp_path: Path):
-    cfg_path = tmp_path / "shipdeck.toml"
-    cfg_path.write_text(CONFIG)
-    config = load_config(cfg_path)
+    config = local_config(tmp_path)
     journal = Journal(tmp_path / "journal.sqlite3")
     pool = HostPool(config, journal)
 

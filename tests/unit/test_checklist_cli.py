@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_app import LOCAL_APP_TOML
 from tui.cli import main
 
 AUTOMATED = ["tests", "lint", "typescript", "console_log", "build", "bundle_size",
@@ -15,15 +16,7 @@ AUTOMATED = ["tests", "lint", "typescript", "console_log", "build", "bundle_size
 
 def write_config(tmp_path: Path, optional: list[str]) -> Path:
     path = tmp_path / "shipdeck.toml"
-    path.write_text(f"""
-[app]
-name = "shop"
-root = "/srv/shop"
-
-[[hosts]]
-name = "local"
-transport = "local"
-
+    path.write_text(f"""{LOCAL_APP_TOML}
 [checklist]
 optional = {json.dumps(optional)}
 

@@ -11,23 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_app import in_place_config
 from tui.core.checklist import ItemState
 from tui.core.checklist_checks import flag_value, parse_flags
 from tui.core.checklist_runner import ChecklistRunner
-from tui.core.config import Config, check_config, load_config
+from tui.core.config import Config, check_config
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
 from tui.core.redact import Redactor
-
-
-def site_config(tmp_path: Path, checklist: str) -> Config:
-    """An in-place app whose root is tmp_path on the local host."""
-    path = tmp_path / "shipdeck.toml"
-    path.write_text(
-        f'[app]\nname = "shop"\nroot = "{tmp_path}"\nlayout = "in-place"\n'
-        '\n[[hosts]]\nname = "local"\ntransport = "local"\n' + checklist
-    )
-    return load_config(path)
 
 
 async def run_flags(config: Config, journal: Journal):
@@ -38,13 +29,6 @@ async def run_flags(config: Config, journal: Journal):
         ]
     finally:
         await pool.close()
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j
-    j.close()
 
 
 FLAGS = """
@@ -72,7 +56,7 @@ def test_parse_flags_json_and_dotenv() -> None:
 
 
 def test_flag_values_load_as_text(tmp_path: Path) -> None:
-    cfg = site_config(tmp_path, FLAGS)
+    cfg = in_place_config(tmp_path, FLAGS)
     assert dict(cfg.checklist.feature_flags) == {
         "new_checkout": "true",
         "checkout.max_items": "50",
@@ -87,7 +71,7 @@ async def test_json_file_all_match_then_mismatches_listed(tmp_path: Path, journa
     doc = {"new_checkout": True, "checkout": {"max_items": 50}, "payments": {"provider": "stripe"},
            "legacy.search": "off", "unrelated": "not read into the result"}  # fmt: skip
     flags.write_text(json.dumps(doc))
-    cfg = site_config(tmp_path, FLAGS)
+    cfg = in_place_config(tmp_path, FLAGS)
     result = await run_flags(cfg, journal)
     assert (result.state, result.summary) == (ItemState.PASS, "4 flag(s) as expected")
     assert f"read from: local:{flags}" in result.detail
@@ -111,7 +95,7 @@ async def test_json_file_all_match_then_mismatches_listed(tmp_path: Path, journa
 async def test_dotenv_file_absolute_path(tmp_path: Path, journal: Journal) -> None:
     env = tmp_path / "flags.env"
     env.write_text("NEW_CHECKOUT=true\nexport PROVIDER=stripe\n")
-    cfg = site_config(
+    cfg = in_place_config(
         tmp_path,
         f"""
 [checklist]
@@ -130,7 +114,7 @@ PROVIDER = "braintree"
 
 
 async def test_unreadable_and_broken_sources_are_one_line(tmp_path: Path, journal: Journal) -> None:
-    cfg = site_config(tmp_path, FLAGS)
+    cfg = in_place_config(tmp_path, FLAGS)
     result = await run_flags(cfg, journal)
     assert result.state == ItemState.FAIL
     where = f"local:{tmp_path}/config/flags.json"
@@ -146,7 +130,7 @@ async def test_unreadable_and_broken_sources_are_one_line(tmp_path: Path, journa
 
 async def test_flag_values_go_through_the_redactor(tmp_path: Path) -> None:
     (tmp_path / "flags.json").write_text('{"stripe": {"api_key": "sk_live_SECRET1"}}')
-    cfg = site_config(
+    cfg = in_place_config(
         tmp_path,
         """
 [checklist]
@@ -169,7 +153,7 @@ feature_flags_source = "flags.json"
 
 
 async def test_not_configured_is_skipped_with_the_reason(tmp_path: Path, journal: Journal) -> None:
-    result = await run_flags(site_config(tmp_path, ""), journal)
+    result = await run_flags(in_place_config(tmp_path, ""), journal)
     assert (result.state, result.summary) == (
         ItemState.SKIPPED,
         "no [checklist.feature_flags] configured",
@@ -203,7 +187,7 @@ def flags_server() -> Iterator[tuple[dict[str, object], str]]:
 
 async def test_http_endpoint(tmp_path: Path, journal: Journal, flags_server) -> None:
     state, url = flags_server
-    cfg = site_config(
+    cfg = in_place_config(
         tmp_path,
         f"""
 [health]

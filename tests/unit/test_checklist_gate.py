@@ -7,59 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_app import in_place_config, local_config
 from tui.core.checklist import ItemKind, ItemResult, ItemState, build_items, item_line
 from tui.core.checklist_runner import ChecklistRunner, gate_for_deploy
-from tui.core.config import Config, load_config
+from tui.core.config import load_config
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
-
-BASE = """
-[app]
-name = "shop"
-root = "/srv/shop"
-
-[[hosts]]
-name = "local"
-transport = "local"
-"""
 
 SIGNED = ("review", "stakeholders", "support", "rollback_plan")
 THURSDAY_MORNING = datetime(2026, 11, 26, 10, 0).timestamp()  # local time: inside the window
 FRIDAY_MORNING = datetime(2026, 11, 27, 10, 0).timestamp()
 
 
-def config(tmp_path: Path, extra: str = "") -> Config:
-    path = tmp_path / "shipdeck.toml"
-    path.write_text(BASE + extra)
-    return load_config(path)
-
-
-def site_config(tmp_path: Path, items: str) -> Config:
-    """An in-place app whose root is tmp_path (checks run there), with custom items."""
-    path = tmp_path / "site.toml"
-    path.write_text(
-        f'[app]\nname = "shop"\nroot = "{tmp_path}"\nlayout = "in-place"\n'
-        '\n[[hosts]]\nname = "local"\ntransport = "local"\n' + items
-    )
-    return load_config(path)
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j
-    j.close()
-
-
 def test_all_five_sections_and_every_seed_item(tmp_path: Path) -> None:
-    items = build_items(config(tmp_path))
+    items = build_items(local_config(tmp_path))
     assert [i.section for i in items].count("Code Quality") == 5
     assert len(items) == 19
     assert {i.id for i in items if i.kind == ItemKind.SIGNED} == set(SIGNED)
 
 
 def test_custom_items_optional_and_replacing_a_default(tmp_path: Path) -> None:
-    cfg = config(
+    cfg = local_config(
         tmp_path,
         """
 [checklist]
@@ -95,7 +63,7 @@ judge = "exit0"
 
 
 def test_line_format(tmp_path: Path) -> None:
-    items = {i.id: i for i in build_items(config(tmp_path))}
+    items = {i.id: i for i in build_items(local_config(tmp_path))}
     res = ItemResult("console_log", ItemState.FAIL, "src/a.js:12, src/b.js:40")
     assert item_line(items["console_log"], res) == (
         "[Code Quality] No console.log statements: FAIL (src/a.js:12, src/b.js:40)"
@@ -106,7 +74,7 @@ def test_line_format(tmp_path: Path) -> None:
 async def test_gate_refuses_a_failing_item_and_an_override_lets_it_through(
     tmp_path: Path, journal: Journal
 ) -> None:
-    cfg = config(tmp_path)
+    cfg = local_config(tmp_path)
     dep = journal.start_deployment("shop", "v2")
     journal.record(kind="step.ok", step="backup", message="BACKUP ok", deployment_id=dep.id)
     runner = ChecklistRunner(cfg, journal, deployment_id=dep.id, clock=lambda: THURSDAY_MORNING)
@@ -147,7 +115,7 @@ async def test_gate_refuses_a_failing_item_and_an_override_lets_it_through(
 
 
 async def test_state_survives_a_restart_and_preflight_rows_carry_over(tmp_path: Path) -> None:
-    cfg = config(tmp_path)
+    cfg = local_config(tmp_path)
     path = tmp_path / "j.sqlite3"
     j1 = Journal(path)
     pre = ChecklistRunner(cfg, j1)  # pre-flight: no deployment yet
@@ -179,7 +147,7 @@ async def test_state_survives_a_restart_and_preflight_rows_carry_over(tmp_path: 
 async def test_preflight_gate_does_not_wait_for_the_deployments_own_steps(
     tmp_path: Path, journal: Journal
 ) -> None:
-    runner = ChecklistRunner(config(tmp_path), journal)
+    runner = ChecklistRunner(local_config(tmp_path), journal)
     await runner.refresh_journal_items()
     decision = runner.decision()
     assert not any("Database backup completed" in line for line in decision.blocking)
@@ -188,7 +156,7 @@ async def test_preflight_gate_does_not_wait_for_the_deployments_own_steps(
 
 async def test_backup_step_satisfies_backup_and_version(tmp_path: Path, journal: Journal) -> None:
     dep = journal.start_deployment("shop", "v2")
-    runner = ChecklistRunner(config(tmp_path), journal, deployment_id=dep.id)
+    runner = ChecklistRunner(local_config(tmp_path), journal, deployment_id=dep.id)
     await runner.refresh_journal_items()
     assert runner.results["db_backup"].state == ItemState.PENDING
     journal.record(kind="step.start", step="backup", message="b", deployment_id=dep.id)
@@ -200,7 +168,7 @@ async def test_backup_step_satisfies_backup_and_version(tmp_path: Path, journal:
 
 
 def test_automated_items_cannot_be_signed(tmp_path: Path, journal: Journal) -> None:
-    runner = ChecklistRunner(config(tmp_path), journal)
+    runner = ChecklistRunner(local_config(tmp_path), journal)
     with pytest.raises(ValueError, match="checked automatically"):
         runner.sign("lint")
     with pytest.raises(ValueError, match="reason"):
@@ -212,7 +180,7 @@ async def test_custom_exit0_item_and_iac_plan(tmp_path: Path, journal: Journal) 
     plan.write_text(
         "Plan: 1 to add, 0 to change, 1 to destroy.\n  # aws_instance.web will be destroyed\n"
     )
-    cfg = site_config(
+    cfg = in_place_config(
         tmp_path,
         f"""
 [[checklist.items]]
@@ -242,7 +210,7 @@ judge = "exit0"
 async def test_a_check_that_hangs_fails_at_its_timeout(tmp_path: Path, journal: Journal) -> None:
     import time
 
-    cfg = site_config(
+    cfg = in_place_config(
         tmp_path,
         """
 [checklist]
@@ -273,7 +241,7 @@ async def test_migrations_listed_from_the_status_script(tmp_path: Path, journal:
         "console.log('003_refunds    pending');\n"
     )
     (proj / "package.json").write_text('{"scripts": {"migrate:status": "node status.js"}}')
-    cfg = config(tmp_path, '\n[steps.build]\nmigrate = "npm run migrate"\n')
+    cfg = local_config(tmp_path, '\n[steps.build]\nmigrate = "npm run migrate"\n')
     runner = ChecklistRunner(cfg, journal, workdir=proj)
     result = (await runner.run(["migrations"]))["migrations"]
     assert result.state == ItemState.PASS
@@ -304,7 +272,7 @@ async def test_commits_ahead_warning_from_the_repo_on_the_host(
     for n in range(3):
         git("commit", "-q", "--allow-empty", "-m", f"change {n}")
     policy = '\n[policy]\nmax_commits_ahead = 2\nno_deploy_days = []\nno_deploy_after = ""\n'
-    path = config(tmp_path, policy).source
+    path = local_config(tmp_path, policy).source
     path.write_text(
         path.read_text().replace('root = "/srv/shop"', f'root = "/srv/shop"\nrepo = "{repo}"')
     )

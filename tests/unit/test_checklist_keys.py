@@ -6,35 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.local_app import local_config
 from tui.core.checklist import ItemState
 from tui.core.checklist_runner import ChecklistRunner
-from tui.core.config import Config, NotifyConfig, load_config
+from tui.core.config import NotifyConfig
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
 from tui.core.notify import DEPLOY_STARTED, Notifier
-
-BASE = """
-[app]
-name = "shop"
-root = "/srv/shop"
-
-[[hosts]]
-name = "local"
-transport = "local"
-"""
-
-
-def config(tmp_path: Path, extra: str, name: str = "shipdeck.toml") -> Config:
-    path = tmp_path / name
-    path.write_text(BASE + extra)
-    return load_config(path)
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j
-    j.close()
 
 
 @pytest.fixture
@@ -46,7 +24,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_defaults_are_the_former_constants(tmp_path: Path) -> None:
-    cfg = config(tmp_path, "")
+    cfg = local_config(tmp_path, "")
     c = cfg.checklist
     assert c.check_timeout_s == 600.0 and c.workdir == "" and c.iac_allow_destroy is False
     assert c.tsc_command == ("npx", "--no-install", "tsc", "--noEmit")
@@ -60,7 +38,7 @@ async def test_workdir_from_config_relative_to_the_config_file(
 ) -> None:
     (project / "src" / "a.js").write_text("console.log(1);\n")
     monkeypatch.chdir(tmp_path.parent)  # not the checkout: only the key can point there
-    cfg = config(tmp_path, '\n[checklist]\nworkdir = "proj"\n')
+    cfg = local_config(tmp_path, '\n[checklist]\nworkdir = "proj"\n')
     runner = ChecklistRunner(cfg, journal)
     assert runner.workdir == str(project)
     result = (await runner.run(["console_log"]))["console_log"]
@@ -72,7 +50,7 @@ async def test_workdir_from_config_relative_to_the_config_file(
     result = (await runner.run(["console_log"]))["console_log"]
     assert (result.state, result.summary) == (ItemState.PASS, "none in src")
     # A configured checkout that is not there: one line saying so.
-    cfg = config(tmp_path, '\n[checklist]\nworkdir = "gone"\n', "gone.toml")
+    cfg = local_config(tmp_path, '\n[checklist]\nworkdir = "gone"\n', "gone.toml")
     result = (await ChecklistRunner(cfg, journal).run(["lint"]))["lint"]
     assert result.state == ItemState.FAIL
     assert result.summary == f"no checkout to check: {tmp_path / 'gone'} is not a directory"
@@ -85,7 +63,7 @@ async def test_tsc_command_and_source_extensions(
     (project / "src" / "a.coffee").write_text("console.log 'x'\nconsole.log('y')\n")
     (project / "src" / "b.js").write_text("console.log('z')\n")
     tsc = "src/a.ts(3,5): error TS2322: Type 'string' is not assignable to type 'number'."
-    cfg = config(
+    cfg = local_config(
         tmp_path,
         f"""
 [checklist]
@@ -99,7 +77,7 @@ source_extensions = ["coffee"]
     assert results["typescript"].summary == "1 error(s): src/a.ts:3 TS2322"
     assert results["console_log"].summary == "src/a.coffee:2"  # b.js is not searched
     # tsc_command = [] turns the check off, with the reason.
-    cfg = config(tmp_path, "\n[checklist]\ntsc_command = []\n", "off.toml")
+    cfg = local_config(tmp_path, "\n[checklist]\ntsc_command = []\n", "off.toml")
     result = await ChecklistRunner(cfg, journal, workdir=project).run(["typescript"])
     assert result["typescript"].state == ItemState.SKIPPED
     assert result["typescript"].summary == "no [checklist] tsc_command configured"
@@ -111,7 +89,7 @@ async def test_warning_pattern_judges_the_build_output(
     (project / "build.sh").write_text("echo 'WARN  chunk too big'\necho '[caution] old api'\n")
     (project / "package.json").write_text('{"scripts": {"build": "sh build.sh"}}')
     (project / "dist").mkdir()
-    cfg = config(tmp_path, '\n[checklist]\nwarning_pattern = "\\\\[caution\\\\]"\n')
+    cfg = local_config(tmp_path, '\n[checklist]\nwarning_pattern = "\\\\[caution\\\\]"\n')
     runner = ChecklistRunner(cfg, journal, workdir=project)
     result = (await runner.run(["build_warnings"]))["build_warnings"]
     assert result.state == ItemState.FAIL
@@ -122,7 +100,7 @@ async def test_migrations_status_command_and_pending_pattern(
     tmp_path: Path, journal: Journal, project: Path
 ) -> None:
     (project / "status.sh").write_text("echo '001_users  applied'\necho '002_orders  TODO'\n")
-    cfg = config(
+    cfg = local_config(
         tmp_path,
         """
 [steps.build]
@@ -142,7 +120,9 @@ migrations_pending_pattern = "TODO$"
     for extra, why in (('["npm", "run", "db:status"]', "no 'db:status' script"),
                        ("[]", "no [checklist] migrations_status command")):  # fmt: skip
         text = f"\n[checklist]\nmigrations_status = {extra}\n"
-        cfg = config(tmp_path, '\n[steps.build]\nmigrate = "npm run migrate"\n' + text, "m.toml")
+        cfg = local_config(
+            tmp_path, '\n[steps.build]\nmigrate = "npm run migrate"\n' + text, "m.toml"
+        )
         res = await ChecklistRunner(cfg, journal, workdir=project).run(["migrations"])
         assert res["migrations"].state == ItemState.PENDING and res["migrations"].signable
         assert res["migrations"].summary.startswith(why), res["migrations"].summary
@@ -161,7 +141,7 @@ command = ["cat", "{plan}"]
 judge = "exit0"
 """
     for allow, state in (("false", ItemState.FAIL), ("true", ItemState.PASS)):
-        cfg = config(tmp_path, f"\n[checklist]\niac_allow_destroy = {allow}\n" + items)
+        cfg = local_config(tmp_path, f"\n[checklist]\niac_allow_destroy = {allow}\n" + items)
         runner = ChecklistRunner(cfg, journal, HostPool(cfg, journal), workdir=tmp_path)
         result = (await runner.run(["iac_plan"]))["iac_plan"]
         assert result.state == state, result

@@ -52,13 +52,6 @@ def config(tmp_path: Path) -> Config:
     return load_config(path)
 
 
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j
-    j.close()
-
-
 class Clock:
     """time.monotonic stand-in; ``sleep`` advances it instead of waiting."""
 
