@@ -113,6 +113,15 @@ def test_processes_name_the_ones_down_and_restarted() -> None:
     assert judge_processes(procs, "other").line == "Processes: FAIL (no pm2 process named 'other')"
 
 
+def test_processes_on_two_versions_fail_with_each_workers_version() -> None:
+    raw = rig_processes({1: {"version": "1.1.0"}})
+    procs = parse_jlist(json.dumps(raw))
+    version0 = procs[0].version
+    assert version0 and version0 != "1.1.0"
+    result = judge_processes(procs, "demo")
+    assert result.line == f"Processes: FAIL (mixed versions: demo#0 {version0}, demo#1 1.1.0)"
+
+
 def test_memory_with_heap_from_the_real_jlist() -> None:
     procs = parse_jlist(RIG_JLIST)
     heaps = parse_heaps(RIG_JLIST)

@@ -253,8 +253,9 @@ def judge_processes(
 ) -> CheckResult:
     mine = app_processes(processes, app)
     data: dict[str, Any] = {
-        "processes": [{"pm_id": p.pm_id, "status": p.status, "restarts": p.restarts} for p in mine]
-    }
+        "processes": [{"pm_id": p.pm_id, "status": p.status, "restarts": p.restarts,
+                       "version": p.version} for p in mine]
+    }  # fmt: skip
     if not mine:
         return CheckResult(PROCESSES, FAIL, f"no pm2 process named {app!r}", data)
     problems = [f"{label(p)} {p.status}" for p in mine if p.status != "online"]
@@ -265,6 +266,10 @@ def judge_processes(
             before = restarts_baseline.get(p.pm_id, 0)
             if p.restarts > before:
                 problems.append(f"{label(p)} restarted {p.restarts - before}x since deploy")
+    if len({p.version for p in mine if p.version}) > 1:
+        # Half the requests get another release: a reload cut short or one worker restarted
+        # onto a moved `current`. Health and status may still pass on the worker that answers.
+        problems.append("mixed versions: " + ", ".join(f"{label(p)} {p.version}" for p in mine))
     if problems:
         return CheckResult(PROCESSES, FAIL, ", ".join(problems), data)
     return CheckResult(PROCESSES, PASS, f"{len(mine)} online", data)
