@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.rig_postgres import orders_database, psql
 from tests.integration.test_workflow_support import (
     OwnApp,
     journal_events,
@@ -39,26 +40,14 @@ PASSWORD_ENV = "SHIPDECK_TEST_DB_PASSWORD"
 PASSWORD = "pw:with\\odd" + secrets.token_hex(6)
 
 
-def psql(rig: RigEnv, sql: str, *, db: str, user: str = "deploy") -> str:
-    """psql on this machine against the rig's PostgreSQL (trust on 127.0.0.1)."""
-    argv = ["psql", "-h", "127.0.0.1", "-p", str(rig.pg_port), "-U", user, "-d", db]
-    argv += ["-w", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
-
-
 @pytest.fixture
 def dbname(rig: RigEnv) -> Iterator[str]:
-    name = f"shipdeck_dbtest_{secrets.token_hex(4)}"
-    psql(rig, f"CREATE DATABASE {name} OWNER deploy", db="postgres", user="postgres")
-    psql(rig, "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)", db=name)
-    psql(rig, "INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cake')", db=name)
-    try:
-        yield name
-    finally:
-        psql(rig, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", user="postgres")
-        psql(
-            rig, f"DROP DATABASE IF EXISTS {name}_shipdeck_verify_7", db="postgres", user="postgres"
-        )
+    with orders_database(rig, "shipdeck_dbtest") as name:
+        try:
+            yield name
+        finally:  # the scratch database a verify restore may leave behind
+            scratch = f"{name}_shipdeck_verify_7"
+            psql(rig, f"DROP DATABASE IF EXISTS {scratch}", db="postgres", user="postgres")
 
 
 @pytest.fixture

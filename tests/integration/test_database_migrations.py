@@ -9,13 +9,14 @@ afterwards); the app is the test's own (the `app` fixture)."""
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.rig_postgres import orders_database
+from tests.integration.rig_postgres import psql_lines as psql
 from tests.integration.test_workflow_support import (
     OwnApp,
     journal_events,
@@ -32,23 +33,10 @@ from tui.core.journal import Journal
 from tui.core.transport import make_transport
 
 
-def psql(rig: RigEnv, sql: str, *, db: str, user: str = "deploy") -> list[str]:
-    argv = ["psql", "-h", "127.0.0.1", "-p", str(rig.pg_port), "-U", user, "-d", db]
-    argv += ["-w", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True).stdout
-    return out.split("\n")[:-1] if out else []
-
-
 @pytest.fixture
 def dbname(rig: RigEnv) -> Iterator[str]:
-    name = f"shipdeck_migtest_{secrets.token_hex(4)}"
-    psql(rig, f"CREATE DATABASE {name} OWNER deploy", db="postgres", user="postgres")
-    psql(rig, "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL)", db=name)
-    psql(rig, "INSERT INTO orders VALUES (1, 'tea'), (2, 'coffee'), (3, 'cake')", db=name)
-    try:
+    with orders_database(rig, "shipdeck_migtest") as name:
         yield name
-    finally:
-        psql(rig, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", db="postgres", user="postgres")
 
 
 def columns(rig: RigEnv, db: str, table: str) -> list[str]:
