@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.rigenv import RigEnv
-from tui.core.checklist import ItemState
+from tui.core.checklist import ItemResult, ItemState
 from tui.core.checklist_runner import ChecklistRunner
-from tui.core.config import load_config
+from tui.core.config import Config, load_config
 from tui.core.hosts import HostPool
-from tui.core.journal import Journal
+from tui.core.journal import Event, Journal
 
 
 def rig_config(rig: RigEnv, tmp_path: Path, checklist: str, tables: str = ""):
@@ -25,6 +25,20 @@ def rig_config(rig: RigEnv, tmp_path: Path, checklist: str, tables: str = ""):
     text = rig.config.read_text().replace("[checklist]\n", "[checklist]\n" + checklist)
     path.write_text(text + tables)
     return load_config(path)
+
+
+async def run_once(config: Config, tmp_path: Path, item: str) -> tuple[ItemResult, list[Event]]:
+    """One run of one item over the rig, and what the journal holds after the pool closed."""
+    journal = Journal(tmp_path / "j.sqlite3")
+    try:
+        pool = HostPool(config, journal)
+        try:
+            result = (await ChecklistRunner(config, journal, pool).run([item]))[item]
+        finally:
+            await pool.close()
+        return result, journal.events()
+    finally:
+        journal.close()
 
 
 @pytest.fixture
@@ -40,21 +54,14 @@ async def remote_dir(rig: RigEnv, tmp_path: Path):
 
 async def test_env_var_names_on_the_target_values_never_read(rig: RigEnv, tmp_path: Path) -> None:
     config = rig_config(rig, tmp_path, 'env_vars = ["PORT", "NODE_ENV", "SHOP_API_KEY"]\n')
-    journal = Journal(tmp_path / "j.sqlite3")
-    pool = HostPool(config, journal)
-    try:
-        runner = ChecklistRunner(config, journal, pool)
-        result = (await runner.run(["env_vars"]))["env_vars"]
-    finally:
-        await pool.close()
+    result, events = await run_once(config, tmp_path, "env_vars")
     assert result.state == ItemState.FAIL, result
     assert result.summary == "missing: SHOP_API_KEY"
     assert "PORT: present" in result.detail and "pm2 env of 2 demo process(es)" in result.detail
     # Only names crossed the link: the port value (the app's env) is nowhere.
     port = str(rig.app_port)
-    everything = " ".join(e.message + e.output_tail + str(e.data) for e in journal.events())
+    everything = " ".join(e.message + e.output_tail + str(e.data) for e in events)
     assert port not in result.detail and port not in everything
-    journal.close()
 
 
 async def test_secret_file_age_over_ssh(rig: RigEnv, tmp_path: Path, remote_dir: str) -> None:
@@ -120,14 +127,7 @@ async def test_feature_flags_from_the_apps_endpoint_through_ssh(
     source = f'feature_flags_source = "{rig.app_url}/api/status"\n'
     expected = '\n[checklist.feature_flags]\nstatus = "ok"\nbeta = "on"\n'
     config = rig_config(rig, tmp_path, source, expected)
-    journal = Journal(tmp_path / "j.sqlite3")
-    pool = HostPool(config, journal)
-    try:
-        runner = ChecklistRunner(config, journal, pool)
-        result = (await runner.run(["feature_flags"]))["feature_flags"]
-    finally:
-        await pool.close()
-        journal.close()
+    result, _ = await run_once(config, tmp_path, "feature_flags")
     assert (result.state, result.summary) == (ItemState.FAIL, "beta: missing")
     assert "status = ok: ok" in result.detail
     assert f"read from: {rig.app_url}/api/status" in result.detail

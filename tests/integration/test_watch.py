@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -48,8 +49,15 @@ def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
     """An app of the test's own under a pm2 daemon of its own: other tests' `rig/reset-app`
     runs `pm2 delete all` on the rig's daemon, which would take a shared-daemon app away
     mid-watch (seen when several suites run at once)."""
+    with own_app_under_own_pm2(rig, tmp_path) as own:
+        yield own
+
+
+@contextmanager
+def own_app_under_own_pm2(rig: RigEnv, tmp: Path) -> Iterator[OwnApp]:
+    """make_own_app_with_home with a fresh PM2_HOME; the daemon, app and home removed after."""
     home = f"{rig.dir}/tmp/watch-pm2-{secrets.token_hex(3)}"
-    own = make_own_app_with_home(rig, tmp_path, home)
+    own = make_own_app_with_home(rig, tmp, home)
     try:
         yield own
     finally:

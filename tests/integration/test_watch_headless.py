@@ -7,16 +7,16 @@ tests' `pm2 delete all` never lands mid-watch. Windows are short (a sample every
 from __future__ import annotations
 
 import json
-import secrets
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_watch import make_own_app_with_home
+from tests.integration.test_watch import own_app_under_own_pm2
 from tests.integration.test_workflow_support import (
     OwnApp,
+    journal_deployments,
     journal_events,
     served_version,
     shipdeck,
@@ -39,13 +39,8 @@ def short_watch(seconds: float) -> str:
 
 @pytest.fixture
 def app(rig: RigEnv, tmp_path: Path) -> Iterator[OwnApp]:
-    home = f"{rig.dir}/tmp/watch-pm2-{secrets.token_hex(3)}"
-    own = make_own_app_with_home(rig, tmp_path, home)
-    try:
+    with own_app_under_own_pm2(rig, tmp_path) as own:
         yield own
-    finally:
-        ssh(rig, "env", f"PM2_HOME={home}", "pm2", "kill", check=False)
-        ssh(rig, "rm", "-rf", own.root, own.backup_dir, home, check=False)
 
 
 def pm2_home(app: OwnApp) -> str:
@@ -78,11 +73,7 @@ def test_a_clean_watch_then_confirm(app: OwnApp, tmp_path: Path) -> None:
     assert any("watch_baseline" in e.data for e in journal_events(journal, kinds=["check"]))
     confirm = [e for e in journal_events(journal, kinds=["step.start"]) if e.step == "confirm"]
     assert confirm and confirm[0].id > ended.id
-    j = Journal(journal)
-    try:
-        assert j.deployments(app.name)[0].state == "succeeded"
-    finally:
-        j.close()
+    assert journal_deployments(journal, app.name)[0].state == "succeeded"
 
 
 def test_an_app_failing_mid_watch_rolls_back_and_exits_1(app: OwnApp, tmp_path: Path) -> None:
@@ -114,11 +105,7 @@ def test_an_app_failing_mid_watch_rolls_back_and_exits_1(app: OwnApp, tmp_path: 
     assert any(m.startswith("auto-rollback (headless deploy") for m in actions), actions
     steps = {(e.step, e.kind) for e in journal_events(journal, kinds=["step.start", "step.ok"])}
     assert ("rollback", "step.ok") in steps and ("confirm", "step.start") not in steps
-    j = Journal(journal)
-    try:
-        assert j.deployments(app.name)[0].state == "rolled_back"
-    finally:
-        j.close()
+    assert journal_deployments(journal, app.name)[0].state == "rolled_back"
 
 
 def test_skip_watch_records_the_override_and_confirms(app: OwnApp, tmp_path: Path) -> None:

@@ -139,6 +139,15 @@ def journal_events(path: Path, **kw: Any) -> list[Any]:
         j.close()
 
 
+def journal_deployments(path: Path, app: str) -> list[Any]:
+    """The app's deployments in the journal at path, newest first."""
+    j = Journal(path)
+    try:
+        return j.deployments(app)
+    finally:
+        j.close()
+
+
 def wait_for_event(path: Path, kind: str, step: str, timeout: float = 60) -> None:
     def seen() -> bool:
         if not path.exists():
