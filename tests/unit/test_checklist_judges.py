@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from tui.core.checklist import ItemState
 from tui.core.checklist_runner import ChecklistRunner
 from tui.core.config import Config, check_config, load_config
@@ -32,13 +30,6 @@ def item(judge: str, command: str, **keys: object) -> str:
         f'\n[[checklist.items]]\nid = "it"\nlabel = "It"\njudge = "{judge}"\n'
         f"command = ['sh', '-c', '{command}']\n" + extra
     )
-
-
-@pytest.fixture
-def journal(tmp_path: Path):
-    j = Journal(tmp_path / "journal.sqlite3")
-    yield j
-    j.close()
 
 
 async def run_item(tmp_path: Path, journal: Journal, items: str, hosts=("local",)):
