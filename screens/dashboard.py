@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Vertical
+from textual.containers import Grid
 from textual.geometry import Size
 from textual.screen import Screen
+from textual.widget import Widget
 
 from screens.step_keys import step_bindings
 from tui.messages import HostStateChanged, JournalEventPosted
@@ -25,8 +26,15 @@ if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first 
     from screens.monitor_support import MonitorUpdated
     from tui.core.metrics_service import MonitorService
 
+W = TypeVar("W", bound=Widget)
+
 #: How many journal events the timeline loads when the screen opens.
 TIMELINE_BACKLOG = 500
+
+
+def _framed(pane: W, title: str) -> W:
+    pane.border_title = title
+    return pane
 
 
 class DashboardScreen(Screen[None]):
@@ -58,19 +66,16 @@ class DashboardScreen(Screen[None]):
             read_only=self.app.read_only,  # type: ignore[attr-defined]
             id="host-bar",
         )
+        # Each pane draws its own frame (.pane): no container around it to style, lay out and
+        # paint (four widgets fewer before the first frame).
         with Grid(id="panes"):
-            with Vertical(id="checklist-box", classes="pane") as box:
-                box.border_title = "Checklist"
-                yield ChecklistPane(id="checklist")
-            with Vertical(id="monitor-box", classes="pane") as box:
-                box.border_title = "Monitor"
-                yield ProcessTable(id="processes")
-            with Vertical(id="logs-box", classes="pane") as box:
-                box.border_title = "Logs"
-                yield LogsPane(max_lines=config.logs.initial_lines * 10, id="logs")
-            with Vertical(id="timeline-box", classes="pane") as box:
-                box.border_title = "Timeline"
-                yield Timeline(id="timeline")
+            yield _framed(ChecklistPane(id="checklist", classes="pane"), "Checklist")
+            yield _framed(ProcessTable(id="processes", classes="pane"), "Monitor")
+            yield _framed(
+                LogsPane(max_lines=config.logs.initial_lines * 10, id="logs", classes="pane"),
+                "Logs",
+            )
+            yield _framed(Timeline(id="timeline", classes="pane"), "Timeline")
         # Compact: the keys fit 120 columns; and each key is styled once, not three times.
         yield KeyFooter(compact=True)
 

@@ -223,7 +223,9 @@ class ChecklistPane(Tree[str]):
                     return
 
     def _show_gate(self) -> None:
-        box = self.parent
+        # In the subtitle of the pane's frame: its own on the dashboard (.pane), else the
+        # container's it sits in.
+        box = self if self.has_class("pane") else self.parent
         if self.decision is None or box is None or not hasattr(box, "border_subtitle"):
             return
         d = self.decision
