@@ -1,5 +1,6 @@
 """The emergency screen's rollback key on the rig: after a deploy to 1.1.0, `!` then `b` (and the
-app name typed, production) returns the app to 1.0.0 and records the incident steps."""
+app name typed, production; code only at the data question) returns the app to 1.0.0 and records
+the incident steps."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.ui.test_dashboard import wait_for
 from tui.app import ShipdeckApp
 from tui.context import open_context
 from widgets.confirm_modal import ConfirmModal
+from widgets.data_rollback_modal import DataRollbackModal
 
 
 def served_version(rig: RigEnv) -> str:
@@ -46,6 +48,10 @@ async def test_emergency_rollback_returns_to_the_previous_release(
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
             assert app.screen.require_text == "demo"
             await pilot.press(*"demo", "enter")
+            # Then the data question (the rig's config has [database] and a down-migration):
+            # Escape keeps it to the code.
+            await wait_for(lambda: isinstance(app.screen, DataRollbackModal), pilot)
+            await pilot.press("escape")
             await wait_for(
                 lambda: ctx.journal.deployments("demo", limit=1)[0].state == "rolled_back",
                 pilot, 180,
