@@ -8,9 +8,11 @@ search matches) happen only for lines that scroll into view.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,6 +60,24 @@ def _make_logs_screen() -> Any:
     return LogsScreen()
 
 
+# An ISO-8601 time at the start of a line, as apps and pm2's `time: true` write it:
+# 2026-11-26T18:31:24.880Z, 2026-11-26 18:31:24+02:00, 2026-11-26T18:31:24: (pm2).
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?")
+
+
+@functools.lru_cache(maxsize=4096)
+def _stamp_hms(stamp: str) -> str:
+    """HH:MM:SS in the console's local time ("" when it is no real time); a stamp without a
+    zone is the app host's local time and is shown as written."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace(",", ".").replace("Z", "+00:00"))
+    except ValueError:
+        return ""  # not a real time after all: the arrival time is shown
+    if moment.tzinfo is None:
+        return moment.strftime("%H:%M:%S")
+    return time.strftime("%H:%M:%S", time.localtime(moment.timestamp()))
+
+
 class LineFormatter:
     """A stored line -> one display line (time strings cached: a batch shares its second)."""
 
@@ -74,15 +94,26 @@ class LineFormatter:
             self._second, self._hms = second, time.strftime("%H:%M:%S", time.localtime(ts))
         return self._hms
 
+    def line_hms(self, ts: float, text: str) -> str:
+        """The time a line shows: the app's own timestamp when the line starts with one (the
+        backlog shown at start arrives all at once, minutes or hours after it was written),
+        else when it arrived."""
+        if text[:2].isdigit():
+            stamp = _STAMP.match(text)
+            if stamp is not None and (shown := _stamp_hms(stamp.group(0))):
+                return shown
+        return self.hms(ts)
+
     def prefix_width(self, lines: list[Line]) -> int:
         """Width of the longest prefix in a batch (time, level, host, process, stream)."""
         return 24 + max(len(line[2]) + len(line[3]) for line in lines)
 
     def prefix(self, line: Line) -> str:
-        _seq, ts, host, process, stream, level, _text = line
+        _seq, ts, host, process, stream, level, text = line
         if stream == MARK:
             return f"{self.hms(ts)} {_MARK_TAG} {host} "
-        return f"{self.hms(ts)} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ "
+        when = self.line_hms(ts, text)
+        return f"{when} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ "
 
     def __call__(self, line: Line) -> str:
         text = line[TEXT]
@@ -558,8 +589,8 @@ class LogsPane(Vertical):
         self.error = ""
         self.search_text = text
         view.search = pattern
-        start = int(view.scroll_offset.y + view.size.height) if view.size.height else (
-            view.line_count
+        start = (
+            int(view.scroll_offset.y + view.size.height) if view.size.height else (view.line_count)
         )
         self._jump(-1, start)
         return True
@@ -730,17 +761,20 @@ class LogsPane(Vertical):
             if store.buffer.dropped:
                 text.append(f"  {store.buffer.dropped:,} dropped (buffer full)", style="yellow")
             now = store.clock()
-            hosts = [*self._host_names, *(h for h in store.rates.hosts()
-                                          if h not in self._host_names)]
+            hosts = [
+                *self._host_names,
+                *(h for h in store.rates.hosts() if h not in self._host_names),
+            ]
             rates = [(h, store.rates.per_minute(h, now)) for h in hosts]
             if rates:
                 text.append("  err/min ")
                 for i, (host, rate) in enumerate(rates):
-                    text.append(("  " if i else "") + f"{host} {rate}",
-                                style="bold red" if rate else "")
+                    text.append(
+                        ("  " if i else "") + f"{host} {rate}", style="bold red" if rate else ""
+                    )
         ctx = getattr(self.app, "ctx", None)
         hub = ctx.extra.get("logs") if ctx is not None else None
-        for host, follower in (hub.followers.items() if hub is not None else ()):
+        for host, follower in hub.followers.items() if hub is not None else ():
             if follower.note:
                 text.append(f"  {host}: {follower.note}", style="bold red")
         described = self.filter.describe()

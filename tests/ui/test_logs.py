@@ -14,7 +14,7 @@ from tui.app import ShipdeckApp
 from tui.context import AppContext
 from tui.core.log_buffer import ERROR
 from tui.core.logs import LogStore
-from widgets.logs_pane import LogsPane, LogView, log_hub
+from widgets.logs_pane import LineFormatter, LogsPane, LogView, log_hub
 
 SIZE = (120, 40)
 
@@ -281,3 +281,20 @@ async def test_prompt_is_mounted_when_first_needed(ui_ctx: AppContext) -> None:
         await pilot.press("slash", *"boom", "enter")
         await wait_for(lambda: pane.search_text == "boom", pilot)
         assert pane._prompt_mode == "" and len(pane.query("#log-input")) == 1
+
+
+def test_a_line_shows_the_apps_own_time_when_it_starts_with_one() -> None:
+    # The backlog shown at start arrives at once, long after it was written: its arrival time
+    # would be a lie. tests/ui runs with TZ=UTC.
+    fmt = LineFormatter()
+    arrived = T0 + 3600.0
+
+    def shown(text: str) -> str:
+        return fmt((1, arrived, "web1", "api/0", "out", 1, text)).split(" ", 1)[0]
+
+    assert shown("2026-11-26T18:31:24.880Z INFO GET /health") == "18:31:24"
+    assert shown("2026-11-26 18:31:24+02:00 worker started") == "16:31:24"
+    assert shown("2026-11-26T18:31:24: pm2's own time prefix") == "18:31:24"
+    assert shown("2026-11-26T18:31:24 no zone: the host's local time") == "18:31:24"
+    assert shown("plain line") == fmt.hms(arrived)
+    assert shown("2026-11-26T25:99:99Z not a time") == fmt.hms(arrived)
