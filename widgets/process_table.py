@@ -59,9 +59,11 @@ class ProcessTable(DataTable):
     }
     """
 
+    # What an operator reads first comes first: in the dashboard's narrow pane the columns on
+    # the right (mode, pid) are the ones cut off, not memory or the version.
     COLUMNS = (
-        ("host", 8), ("name", 12), ("id", 3), ("mode", 7), ("pid", 7), ("status", 9),
-        ("↺", 3), ("uptime", 6), ("cpu", 5), ("mem", 8), ("version", 8),
+        ("host", 8), ("name", 12), ("id", 3), ("status", 9), ("↺", 3), ("cpu", 5),
+        ("mem", 8), ("version", 8), ("uptime", 6), ("mode", 7), ("pid", 7),
     )
     SORTABLE = ("host", "name", "id", "pid", "status", "↺", "uptime", "cpu", "mem")
 
@@ -100,13 +102,16 @@ class ProcessTable(DataTable):
             live = samples.get(proc.pid) if proc.status == "online" else None
             cpu = live.cpu_percent if live is not None else proc.cpu_percent
             mem = live.rss_bytes if live is not None else proc.memory_bytes
-            cells = (
-                host, proc.name, str(proc.pm_id), proc.mode, str(proc.pid or "-"),
-                Text(proc.status, style=STATUS_STYLE.get(proc.status, "yellow")),
-                str(proc.restarts), format_uptime(proc.uptime_since_ms, now),
-                f"{cpu:.0f}%" if proc.status == "online" else "-",
-                format_bytes(mem) if proc.status == "online" else "-", proc.version or "-",
-            )  # fmt: skip
+            by_label = {
+                "host": host, "name": proc.name, "id": str(proc.pm_id), "mode": proc.mode,
+                "pid": str(proc.pid or "-"),
+                "status": Text(proc.status, style=STATUS_STYLE.get(proc.status, "yellow")),
+                "↺": str(proc.restarts), "uptime": format_uptime(proc.uptime_since_ms, now),
+                "cpu": f"{cpu:.0f}%" if proc.status == "online" else "-",
+                "mem": format_bytes(mem) if proc.status == "online" else "-",
+                "version": proc.version or "-",
+            }  # fmt: skip
+            cells = tuple(by_label[label] for label, _ in self.COLUMNS)
             if proc.status != "online":
                 cpu, mem = 0.0, 0
             raw = {

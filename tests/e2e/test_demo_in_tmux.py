@@ -3,6 +3,7 @@ console shows the demo app's processes, `q` quits and leaves no demo process run
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -71,9 +72,9 @@ def test_demo_runs_in_a_terminal_and_quits_clean(tmp_path: Path) -> None:
 
     try:
         # pm2 may be installed with npm on the first run: allow for it.
-        screen = wait_screen(
-            session, lambda s: s.count("online") >= 2 and "cluster" in s, timeout=180
-        )
+        # Two live workers, each with its CPU and memory (the monitor pane's first columns).
+        worker = re.compile(r"demo\s+\d+\s+online\s+\d+\s+\d+%\s+\d+(?:\.\d)?[KMG]B")
+        screen = wait_screen(session, lambda s: len(worker.findall(s)) >= 2, timeout=180)
         assert "shipdeck demo" in screen and "Checklist" in screen and "Timeline" in screen
         assert demo_daemons(state), "the demo's pm2 daemon should be running"
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)

@@ -55,7 +55,8 @@ async def test_table_shows_processes_with_live_samples_and_sorts(ui_ctx: AppCont
         await pilot.press("o")  # pid
         assert table.sort_column == "pid"
         first = table.get_row_at(0)
-        assert str(first[4]) == "-"  # the stopped one (pid 0) sorts first
+        pid = [label for label, _ in table.COLUMNS].index("pid")
+        assert str(first[pid]) == "-"  # the stopped one (pid 0) sorts first
         table.sort_by("cpu")  # busiest first
         assert str(table.get_row_at(0)[2]) == "0"
 
