@@ -9,9 +9,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from tui.core.checklist import ChecklistItem, ItemKind, ItemResult, ItemState, state_word
+from widgets.key_footer import KeyFooter
 
 _STATE_STYLE = {
     ItemState.PASS: "bold green",
@@ -80,7 +81,7 @@ class ChecklistDetailScreen(Screen[None]):
         log = Log(id="detail-output", highlight=False)
         log.border_title = "Output"
         yield log
-        yield Footer()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         log = self.query_one(Log)

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Log
+from textual.widgets import Log
 
 from screens.step_keys import step_bindings
 from tui.context import AppContext
@@ -43,6 +43,7 @@ from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
 from widgets.data_rollback_modal import DataRollback, DataRollbackModal
 from widgets.host_bar import HostBar
+from widgets.key_footer import KeyFooter
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
 from widgets.timeline import Timeline
@@ -94,7 +95,7 @@ class DeployScreen(Screen[None]):
         with Vertical(id="watch-box", classes="pane") as box:
             box.border_title = "Post-deploy watch"
             box.display = False
-        yield Footer()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]

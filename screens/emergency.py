@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from screens.monitor_support import MonitorUpdated, perform
 from screens.scale_prompt import ScalePrompt
@@ -28,6 +28,7 @@ from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
 from widgets.confirm_modal import ConfirmModal
+from widgets.key_footer import KeyFooter
 from widgets.process_table import ProcessTable
 from widgets.visibility import seen_by_user
 
@@ -111,7 +112,7 @@ class EmergencyScreen(Screen[None]):
             with Vertical(classes="pane", id="em-log-box") as box:
                 box.border_title = "Error log (last 200 lines)"
                 yield Log(id="em-log", max_lines=400, highlight=False)
-        yield Footer()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         app: Any = self.app

@@ -9,8 +9,8 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
+from widgets.key_footer import KeyFooter
 from widgets.logs_pane import LogsPane
 
 
@@ -34,7 +34,7 @@ class LogsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         config = self.app.ctx.config  # type: ignore[attr-defined]
         yield LogsPane(max_lines=config.logs.buffer_lines, id="logs-full")
-        yield Footer()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(LogsPane).view.focus()
@@ -50,8 +50,7 @@ class LogsScreen(Screen[None]):
         try:
             count = self.pane.save(path)
         except OSError as err:
-            self.notify(f"cannot save the logs to {path}: {err.strerror or err}",
-                        severity="error")
+            self.notify(f"cannot save the logs to {path}: {err.strerror or err}", severity="error")
             return
         self.notify(f"saved {count:,} lines to {path}")
 

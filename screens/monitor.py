@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from screens.emergency import EmergencyScreen
 from screens.monitor_support import MonitorUpdated, perform
@@ -27,6 +27,7 @@ from tui.core.metrics import HostSample
 from tui.core.metrics_service import HostView, MonitorService
 from tui.core.transport import TransportError
 from widgets.host_chart import HistoryChart, Series, seen_by_user
+from widgets.key_footer import KeyFooter
 from widgets.process_table import ProcessTable, format_bytes
 
 
@@ -72,6 +73,9 @@ ACTION_BINDINGS = (
     ("save", "w", "pm2 save", "Save the process list so pm2 resurrects it after a reboot"),
 )
 ACTION_NAMES = frozenset(name for name, *_ in ACTION_BINDINGS)
+# Kept out of the Footer (it has room for about a dozen keys at 160 columns) and listed by `?`:
+# the rare and the bookkeeping ones. Delete stays a key, just not an inviting one.
+_KEYS_PANEL_ONLY = frozenset({"delete", "save"})
 
 
 class MonitorScreen(Screen[None]):
@@ -101,19 +105,20 @@ class MonitorScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(key, name, desc, id=f"monitor.{name}", tooltip=tip)
+            Binding(key, name, desc, id=f"monitor.{name}", tooltip=tip,
+                    show=name not in _KEYS_PANEL_ONLY)
             for name, key, desc, tip in ACTION_BINDINGS
         ),
         Binding("a", "toggle_scope", "Scope", id="monitor.scope",
                 tooltip="Act on the selected process or on every instance of the app"),
         Binding("d", "detail", "Describe", id="monitor.detail",
                 tooltip="pm2 describe-like details of the selected process (or Enter)"),
-        Binding("o", "sort", "Sort", id="monitor.sort",
+        Binding("o", "sort", "Sort", id="monitor.sort", show=False,
                 tooltip="Sort by the next column (again to reverse; or click a header)"),
         Binding("u", "startup", "Startup cmd", id="monitor.startup",
-                tooltip="Show the `pm2 startup` command an admin runs as root"),
+                tooltip="Show the `pm2 startup` command an admin runs as root", show=False),
         Binding("f", "refresh", "Refresh", id="monitor.refresh",
-                tooltip="Read the process list now (one pm2 jlist)"),
+                tooltip="Read the process list now (one pm2 jlist)", show=False),
         Binding("exclamation_mark", "emergency", "Emergency", id="monitor.emergency",
                 tooltip="Emergency triage for the selected host"),
         Binding("escape", "back", "Back", id="monitor.back", tooltip="Back to the dashboard"),
@@ -161,7 +166,7 @@ class MonitorScreen(Screen[None]):
                 clock=self.clock,
                 id="chart-load",
             )
-        yield Footer()
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.service.add_listener(self._on_service)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
+from textual.dom import NoScreen
 from textual.widgets import Footer
 
 
@@ -27,7 +28,12 @@ class KeyFooter(Footer):
         return (self.compact, self.show_command_palette, self.combine_groups, bindings)
 
     async def recompose(self) -> None:
-        shown = self._what_it_shows()
+        if not self.is_attached:
+            return  # its screen was dismissed while a bindings signal was on its way
+        try:
+            shown = self._what_it_shows()
+        except NoScreen:
+            return
         if shown is not None and shown == self._shown:
             return
         self._shown = shown
