@@ -208,3 +208,19 @@ def test_error_burst_marks_the_journal_once(tmp_path) -> None:
         now[0] += 1.5
     assert len(recorded) == 2
     assert hub.followers == {}
+
+
+def test_logs_keys_reach_the_hub_and_its_followers(tmp_path) -> None:
+    from tests.local_app import local_config
+    from tui.core.logs import LogHub
+    from tui.core.transport_local import LocalTransport
+
+    config = local_config(
+        tmp_path, "[logs]\nburst_errors_per_minute = 7\nmax_line_kb = 2\nrediscover_s = 5.0\n"
+    )
+    hub = LogHub(config, [LocalTransport(config.primary_host)])
+    follower = hub.followers[config.primary_host.name]
+    assert hub.burst_per_minute == 7
+    assert (follower.max_line, follower.rediscover_s) == (2048, 5.0)
+    defaults = LogHub(local_config(tmp_path, name="defaults.toml"), [])
+    assert defaults.burst_per_minute == 30

@@ -219,6 +219,12 @@ class LogsConfig:
     warn_pattern: str = opt("WARN|Warn|warn", checks=("regex",))
     debug_pattern: str = opt("DEBUG|Debug", checks=("regex",))
     stderr_is_error: bool = opt(True)
+    # Errors per minute on one host that mark the timeline as an error burst (an alarm).
+    burst_errors_per_minute: int = opt(30, ge=1)
+    # Longer lines are cut with a marker (the rest is skipped, never buffered).
+    max_line_kb: int = opt(16, ge=1, le=1024)
+    # How often the pm2 process list is re-read for new log files (scaled up, renamed).
+    rediscover_s: float = opt(60.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,14 @@ from typing import Any
 
 from tui.core.log_buffer import ERROR, INFO, MARK, WARN, RingBuffer
 from tui.core.log_filter import Classifier, ErrorRate
-from tui.core.log_tail import FOLLOW_JS, Frame, FrameParser, LineCutter, ProtocolError
+from tui.core.log_tail import (
+    FOLLOW_JS,
+    MAX_LINE,
+    Frame,
+    FrameParser,
+    LineCutter,
+    ProtocolError,
+)
 from tui.core.pm2 import Pm2Backend, Pm2Error
 from tui.core.transport import Transport, TransportError
 
@@ -172,6 +179,7 @@ class HostFollower:
         retry_delays: Iterable[float] = RETRY_DELAYS,
         rediscover_s: float = 60.0,
         silence_s: float = 30.0,
+        max_line: int = MAX_LINE,
     ) -> None:
         self.transport = transport
         self.host = str(transport.host.name)
@@ -184,6 +192,7 @@ class HostFollower:
         self.node = self.nodes[0]
         self.retry_delays = tuple(retry_delays) or (1.0,)
         self.rediscover_s = rediscover_s
+        self.max_line = max_line
         # The program writes a heartbeat every 5 s: this much silence means the link is dead.
         self.silence_s = silence_s
         self.files: dict[str, _File] = {}
@@ -218,7 +227,7 @@ class HostFollower:
         for src in sources:
             known = self.files.get(src.path)
             if known is None or known.source != src:
-                known = self.files[src.path] = _File(src)
+                known = self.files[src.path] = _File(src, cutter=LineCutter(self.max_line))
             order.append(known)
         self._order = order
         spec = [
@@ -399,12 +408,13 @@ class LogHub:
         *,
         journal: Any = None,
         store: LogStore | None = None,
-        burst_per_minute: int = 30,
+        burst_per_minute: int | None = None,
     ) -> None:
         self.config = config
         self.store = store or LogStore.from_config(config)
         self.journal = journal
-        self.burst_per_minute = burst_per_minute
+        logs = config.logs
+        self.burst_per_minute = burst_per_minute or logs.burst_errors_per_minute
         self.running = False  # set by whoever runs run(), so a second view does not start it again
         self._bursting: set[str] = set()
         self._last_burst_check = 0.0
@@ -414,8 +424,10 @@ class LogHub:
                 t,
                 self.store,
                 _pm2_discover(Pm2Backend(t, app.pm2_bin, app.pm2_home), app.name),
-                initial_lines=config.logs.initial_lines,
+                initial_lines=logs.initial_lines,
                 node=node_candidates(app.pm2_bin),
+                rediscover_s=logs.rediscover_s,
+                max_line=logs.max_line_kb * 1024,
             )
             for t in transports
         }
