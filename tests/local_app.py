@@ -22,9 +22,12 @@ def local_config(tmp_path: Path, extra: str = "", name: str = "shipdeck.toml") -
     return _load(tmp_path / name, LOCAL_APP_TOML + extra)
 
 
-def in_place_config(tmp_path: Path, extra: str = "", name: str = "shipdeck.toml") -> Config:
-    """An in-place app whose root is tmp_path (checks run there), and then `extra`."""
-    app = f'[app]\nname = "shop"\nroot = "{tmp_path}"\nlayout = "in-place"\n'
+def in_place_config(
+    tmp_path: Path, extra: str = "", name: str = "shipdeck.toml", root: Path | None = None
+) -> Config:
+    """An in-place app whose root is `root` (default tmp_path; checks run there), and then
+    `extra`; the file goes into tmp_path."""
+    app = f'[app]\nname = "shop"\nroot = "{root or tmp_path}"\nlayout = "in-place"\n'
     return _load(
         tmp_path / name, app + '\n[[hosts]]\nname = "local"\ntransport = "local"\n' + extra
     )

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_app import local_config
+from tests.local_app import in_place_config, local_config
 from tui.core.checklist import ItemState
 from tui.core.checklist_runner import ChecklistRunner
-from tui.core.config import load_config
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal
 
@@ -114,15 +113,6 @@ async def test_console_log_line_names_each_hit(base, tmp_path, make_runner):
 
 
 JUDGED = """
-[app]
-name = "shop"
-root = "{root}"
-layout = "in-place"
-
-[[hosts]]
-name = "local"
-transport = "local"
-
 [[checklist.items]]
 id = "warning-budget"
 label = "At most one build warning"
@@ -156,9 +146,7 @@ async def test_custom_items_judged_by_budget_and_regex(base, tmp_path, name, bud
     """Custom items run where the app lives (here the project itself, in place), judged by the
     real npm's output."""
     root = variant(base, tmp_path, name)
-    path = tmp_path / "judged.toml"
-    path.write_text(JUDGED.format(root=root, budget=budget))
-    config = load_config(path)
+    config = in_place_config(tmp_path, JUDGED.format(budget=budget), "judged.toml", root=root)
     journal = Journal(tmp_path / "journal.sqlite3")
     pool = HostPool(config, journal)
     try:
