@@ -147,8 +147,15 @@ feature_flags_source = "flags.json"
     journaled = " ".join(e.message + e.output_tail + str(e.data) for e in journal.events())
     for secret in ("SECRET1", "SECRET2"):
         assert secret not in shown and secret not in journaled
-    assert result.summary == "stripe.api_key: expected ***, got ***"
-    assert "MISMATCH (expected ***)" in result.detail
+    # Not "stripe.api_key: expected ***, got ***": the journal masks whatever follows a
+    # secret's name and a colon, which read "stripe.api_key: *** ***, got ***" there.
+    assert result.summary == "stripe.api_key differs from the expected value (values masked)"
+    assert result.summary in journaled
+    assert "stripe.api_key MISMATCH" in result.detail
+    (tmp_path / "flags.json").write_text('{"stripe": {}}')
+    missing = await run_flags(cfg, journal)
+    assert missing.summary == "stripe.api_key is missing"
+    assert missing.summary in " ".join(e.message for e in journal.events())
     journal.close()
 
 

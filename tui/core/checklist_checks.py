@@ -564,6 +564,15 @@ async def _read_flags(ctx: CheckContext, source: str) -> tuple[str, str]:
     return result.stdout, where
 
 
+def _secret_flag(name: str, got: str | None, expected: str) -> tuple[str, str]:
+    """(the problem or "", the detail line) for a flag whose name is a secret's."""
+    if got is None:
+        return f"{name} is missing", f"{name} is MISSING"
+    if got != expected:
+        return f"{name} differs from the expected value (values masked)", f"{name} MISMATCH"
+    return "", f"{name} matches (values masked): ok"
+
+
 async def check_feature_flags(ctx: CheckContext, item: ChecklistItem) -> Verdict:
     """The flags in ``feature_flags_source`` compared, as text, with [checklist.feature_flags].
     Only the configured flags are kept; values the journal's redactor would hide are masked."""
@@ -584,6 +593,14 @@ async def check_feature_flags(ctx: CheckContext, item: ChecklistItem) -> Verdict
         # Shown as the redactor would show them in a .env line: a flag named like a secret
         # (api_key, token, ...) or holding a secret value is masked, expected value included.
         show_expected, show_got = (_masked(redact, name, v) for v in (expected, got or ""))
+        if redact(f"{name}: x") != f"{name}: x":
+            # The name alone makes the journal mask what follows "name: ", so say it without
+            # that shape, or "missing" and "expected" would be masked too.
+            problems_line, line = _secret_flag(name, got, expected)
+            if problems_line:
+                problems.append(problems_line)
+            lines.append(line)
+            continue
         if got is None:
             problems.append(f"{name}: missing")
             lines.append(f"{name}: MISSING (expected {show_expected})")
