@@ -9,7 +9,7 @@ import httpx
 from tests.rigenv import RigEnv
 from tests.ui.test_dashboard import wait_for
 from tui.app import ShipdeckApp
-from tui.context import open_context
+from tui.context import AppContext, open_context
 from tui.core.watch import CLEAN, confirm_gate, watch_outcome
 from widgets.confirm_modal import ConfirmModal
 from widgets.data_rollback_modal import DataRollbackModal
@@ -25,6 +25,12 @@ def short_watch(text: str) -> str:
     return text.replace("[policy]\n", "[policy]\nwatch_minutes = 0.25\nwatch_interval_s = 3.0\n")
 
 
+def latest_states(ctx: AppContext) -> dict[str, str]:
+    """The step states of the newest deployment of the rig's app ({} before the first)."""
+    deps = ctx.journal.deployments("demo", limit=1)
+    return ctx.journal.step_states(deps[0].id) if deps else {}
+
+
 def served_version(rig: RigEnv) -> str:
     return httpx.get(f"{rig.app_url}/api/status", timeout=5).json()["version"]
 
@@ -38,28 +44,23 @@ async def test_keys_drive_a_deploy_and_a_rollback(fresh_app: RigEnv, tmp_path: P
     app = ShipdeckApp(ctx, poll_processes=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-
-            def states() -> dict[str, str]:
-                deps = ctx.journal.deployments("demo", limit=1)
-                return ctx.journal.step_states(deps[0].id) if deps else {}
-
             await pilot.press("1")  # from the dashboard: opens the deploy screen, runs BACKUP
-            await wait_for(lambda: states().get("backup") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("backup") == "ok", pilot, STEP_TIMEOUT)
             assert app.screen.id == "deploy"
             await pilot.press("2")
-            await wait_for(lambda: states().get("build") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("build") == "ok", pilot, STEP_TIMEOUT)
             assert served_version(rig) == "1.0.0"  # built, not live yet
 
             await pilot.press("3")  # production: a confirmation first
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
             await pilot.click("#confirm")
-            await wait_for(lambda: states().get("deploy") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("deploy") == "ok", pilot, STEP_TIMEOUT)
             assert served_version(rig) == "1.1.0"
 
             # DEPLOY started the post-deploy watch; CONFIRM is locked until it ends clean.
             panel = app.screen.query_one(WatchPanel)
             await pilot.press("4")
-            await wait_for(lambda: states().get("verify") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("verify") == "ok", pilot, STEP_TIMEOUT)
             dep_id = ctx.journal.deployments("demo", limit=1)[0].id
             assert not confirm_gate(ctx.journal, dep_id).unlocked
             await wait_for(lambda: watch_outcome(ctx.journal, dep_id) == CLEAN, pilot, 90)
@@ -119,15 +120,10 @@ async def test_a_closed_gate_refuses_deploy_until_a_typed_override(
     app = ShipdeckApp(ctx, poll_processes=False)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-
-            def states() -> dict[str, str]:
-                deps = ctx.journal.deployments("demo", limit=1)
-                return ctx.journal.step_states(deps[0].id) if deps else {}
-
             await pilot.press("1")
-            await wait_for(lambda: states().get("backup") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("backup") == "ok", pilot, STEP_TIMEOUT)
             await pilot.press("2")
-            await wait_for(lambda: states().get("build") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("build") == "ok", pilot, STEP_TIMEOUT)
             await pilot.press("3")
             await wait_for(lambda: isinstance(app.screen, ConfirmModal), pilot)
             await pilot.click("#confirm")
@@ -136,7 +132,7 @@ async def test_a_closed_gate_refuses_deploy_until_a_typed_override(
             assert served_version(rig) == "1.0.0"  # refused: nothing switched
             reason = "hotfix reviewed on the incident call"
             await pilot.press(*reason, "enter")
-            await wait_for(lambda: states().get("deploy") == "ok", pilot, STEP_TIMEOUT)
+            await wait_for(lambda: latest_states(ctx).get("deploy") == "ok", pilot, STEP_TIMEOUT)
             assert served_version(rig) == "1.1.0"
             dep = ctx.journal.deployments("demo", limit=1)[0]
             overrides = [(o.gate, o.reason) for o in ctx.journal.overrides(dep.id)]
