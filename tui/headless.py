@@ -388,14 +388,15 @@ async def _remote_status(wf: Workflow) -> dict[str, Any]:
 async def _process_versions(wf: Workflow) -> list[dict[str, Any]] | dict[str, str]:
     """Each pm2 process of the app with the version it started with: a cluster half on the old
     release and half on the new (a reload cut short, a restart of one worker) shows here."""
-    from tui.core.workflow_prove import app_processes, jlist
+    from tui.core.verify_checks import app_processes
+    from tui.core.workflow_prove import jlist
 
     try:
         procs = app_processes(await jlist(wf.cmd, wf.config, "status"), wf.config.app.name)
     except (WorkflowError, Pm2Error) as err:  # pm2 missing or broken: say so, status goes on
         return {"error": str(err).splitlines()[-1] if str(err) else type(err).__name__}
     return [{"name": p.name, "pm_id": p.pm_id, "status": p.status, "version": p.version}
-            for p in sorted(procs, key=lambda p: p.pm_id)]  # fmt: skip
+            for p in procs]  # fmt: skip
 
 
 async def _served(wf: Workflow) -> dict[str, Any]:

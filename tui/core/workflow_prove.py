@@ -21,6 +21,7 @@ import httpx
 from tui.core.config import Config
 from tui.core.pm2 import Pm2Process, parse_jlist
 from tui.core.transport import Transport
+from tui.core.verify_checks import app_processes
 from tui.core.workflow_steps import Commander
 
 
@@ -47,10 +48,6 @@ async def jlist(cmd: Commander, config: Config, step: str) -> list[Pm2Process]:
         quiet=True, keep_output=False,
     )  # fmt: skip
     return parse_jlist(result.stdout)
-
-
-def app_processes(procs: list[Pm2Process], name: str) -> list[Pm2Process]:
-    return [p for p in procs if p.name == name]
 
 
 async def resolved_paths(cmd: Commander, step: str, paths: Iterable[str]) -> dict[str, str]:
