@@ -164,9 +164,6 @@ class Workflow:
         self.gate_clock = gate_clock
         self.database_backup: DbHook = database_backup or self._no_database_backup
         self.database_rollback: DbHook = database_rollback or self._no_database_rollback
-        # Set by rollback(migrate_down=True) for the branch that knows the bad release's dir.
-        self._want_migrate_down = False
-        self._migrate_down_problem: str | None = None
 
     @classmethod
     def from_context(cls, ctx: Any, **kwargs: Any) -> Workflow:
@@ -697,8 +694,6 @@ class Workflow:
         deployment row of kind "rollback" records it). ``migrate_down`` also undoes the bad
         release's migrations with ``[steps.rollback] migrate_down`` (destructive: callers
         confirm); when that fails the code still goes back and the outcome is not ok."""
-        self._migrate_down_problem = None
-        self._want_migrate_down = migrate_down
         if self.deployment is None:
             await self.lock.acquire(self.cmd, action="rollback")
             try:
@@ -716,23 +711,20 @@ class Workflow:
         self._record("action", ROLLBACK, f"rollback: {reason}", data={"reason": reason})
         try:
             async with self._step(ROLLBACK, f"ROLLBACK: {reason}"):
-                message = await self._rollback_body()
+                message, problem = await self._rollback_body(migrate_down)
         except StepFailed as err:
             await self._end("failed", f"{err}")
             raise
-        if self._want_migrate_down:  # no branch had a release whose migrations to undo
-            self._want_migrate_down = False
-            self._migrate_down_problem = "no release of this rollback to run it in"
-            self._record("note", ROLLBACK, self._migrate_down_problem)
-        if self._migrate_down_problem:
-            message += f"; database NOT migrated down: {self._migrate_down_problem}"
+        if problem:
+            message += f"; database NOT migrated down: {problem}"
         await self._end("rolled_back", message)
-        return Outcome(not self._migrate_down_problem, "rolled_back", message)
+        return Outcome(not problem, "rolled_back", message)
 
-    async def _rollback_body(self) -> str:
+    async def _rollback_body(self, migrate_down: bool) -> tuple[str, str]:
+        """(what was done, why the requested down-migration did not happen or "")."""
         assert self.deployment is not None
         if isinstance(self.layout, InPlaceLayout):
-            return await self._rollback_in_place()
+            return await self._rollback_in_place(migrate_down)
         layout = self.layout
         releases = await layout.list(self.cmd, ROLLBACK)
         live = await layout.live(self.cmd, ROLLBACK)
@@ -740,14 +732,14 @@ class Workflow:
         if built and not self.data.get("switched") and live != built:
             # BUILD runs the migrations, so a release that never went live may have changed
             # the schema all the same.
-            await self._undo_migrations(layout.path(str(built)))
+            problem = await self._undo_migrations(layout.path(str(built)), migrate_down)
             if self.data.get("built"):
                 await layout.mark(self.cmd, ROLLBACK, str(built), "failed")
                 done = f"marked {built} failed"
             else:  # half-built (interrupted BUILD): nothing in it is worth keeping
                 await self.cmd.run(["rm", "-rf", layout.path(str(built))], step=ROLLBACK)
                 done = f"removed the unfinished {built}"
-            return f"release {built} was never live; {live} still is ({done})"
+            return f"release {built} was never live; {live} still is ({done})", problem
         bad = str(built) if built else live
         target = None
         wanted = self.data.get("from_release")
@@ -768,39 +760,40 @@ class Workflow:
         if bad and bad != target.id:
             await layout.mark(self.cmd, ROLLBACK, bad, "failed")
         await self._reload_and_prove(ROLLBACK, target_dir, version)
-        if bad and bad != target.id:
-            # The seed's order: code back first, then data. The bad release stays on disk
-            # (marked failed), so its own down-migrations are still there to run.
-            await self._undo_migrations(layout.path(bad))
+        # The seed's order: code back first, then data. The bad release stays on disk (marked
+        # failed), so its own down-migrations are still there to run.
+        has_bad = bool(bad) and bad != target.id
+        problem = await self._undo_migrations(layout.path(bad) if has_bad else None, migrate_down)
         await self.database_rollback(self.deployment)
         self._update(data={"rolled_back_to": target.id})
-        return f"rolled back to release {target.id} (version {version or '?'})"
+        return f"rolled back to release {target.id} (version {version or '?'})", problem
 
-    async def _undo_migrations(self, directory: str) -> None:
-        """``[steps.rollback] migrate_down`` in ``directory`` when the operator asked for it.
-
-        A failure is remembered, not raised: putting the old code back comes first, and the
+    async def _undo_migrations(self, directory: str | None, wanted: bool) -> str:
+        """``[steps.rollback] migrate_down`` in ``directory`` (the release whose migrations to
+        undo; None: there is none) when the operator asked for it. Returns why it did not
+        happen, or "". A failure is not raised: putting the old code back comes first, and the
         outcome says the data was not reverted."""
-        if not self._want_migrate_down:
-            return
-        self._want_migrate_down = False  # once per rollback, whichever branch gets here
+        if not wanted:
+            return ""
         argv = list(self.config.steps.rollback.migrate_down)
-        if not argv:
-            self._migrate_down_problem = "[steps.rollback] migrate_down is empty"
-            self._record("note", ROLLBACK, self._migrate_down_problem)
-            return
+        if directory is None or not argv:
+            problem = ("[steps.rollback] migrate_down is empty" if not argv
+                       else "no release of this rollback to run it in")  # fmt: skip
+            self._record("note", ROLLBACK, problem)
+            return problem
         timeout = self.config.steps.rollback.timeout_s
         args = substitute(argv, self._values(directory))
         try:
             result = await self.cmd.run(args, step=ROLLBACK, cwd=directory, timeout=timeout)
         except (WorkflowError, TransportError) as err:
-            self._migrate_down_problem = _one_line(err)
-            self._record("note", ROLLBACK, f"down-migration failed: {self._migrate_down_problem}")
-            return
+            problem = _one_line(err)
+            self._record("note", ROLLBACK, f"down-migration failed: {problem}")
+            return problem
         took = f"{result.duration:.1f}s"
         self._record("note", ROLLBACK, f"down-migration ran in {directory} ({took})")
+        return ""
 
-    async def _rollback_in_place(self) -> str:
+    async def _rollback_in_place(self, migrate_down: bool) -> tuple[str, str]:
         assert isinstance(self.layout, InPlaceLayout) and self.deployment is not None
         backup = self.data.get("backup")
         if not backup:
@@ -814,12 +807,12 @@ class Workflow:
             self._update(from_version=live_version, to_version=version)
         # In place, restoring the backup removes the bad code and its down-migrations with it:
         # undo them first, while they are still live.
-        await self._undo_migrations(self.layout.root)
+        problem = await self._undo_migrations(self.layout.root, migrate_down)
         await self.layout.restore(self.cmd, ROLLBACK, str(backup), str(self.deployment_id))
         self._record("note", ROLLBACK, f"live directory restored from {backup}")
         await self._reload_and_prove(ROLLBACK, self.layout.root, version)
         await self.database_rollback(self.deployment)
-        return f"restored {backup} (version {version or '?'})"
+        return f"restored {backup} (version {version or '?'})", problem
 
     # -- headless: all of it -----------------------------------------------------------------
 
