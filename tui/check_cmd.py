@@ -110,8 +110,7 @@ def _print(runner: ChecklistRunner, decision: GateDecision, as_json: bool) -> No
             continue  # optional items: their line above already says so
         print(redact(f"[Policy] warning: {warning}"))
     # "Gate: OPEN", not "Gate: OPEN (gate open)"; overrides and refusals in parentheses.
-    detail = decision.message().removeprefix("gate open").strip().removeprefix("(")
-    detail = detail.removesuffix(")") if decision.open else detail
+    detail = decision.overrides() if decision.open else decision.message()
     state = "OPEN" if decision.open else "CLOSED"
     print(redact(f"Gate: {state} ({detail})" if detail else f"Gate: {state}"))
 

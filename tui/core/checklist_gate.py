@@ -41,10 +41,14 @@ class GateDecision:
     def policy_ok(self) -> bool:
         return not self.policy_violations or POLICY_GATE in self.overridden
 
+    def overrides(self) -> str:
+        """The overrides in force as one line ("" when none)."""
+        return "; ".join(f"{g} overridden: {r}" for g, r in self.overridden.items())
+
     def message(self) -> str:
         """One line for the operator."""
         if self.open:
-            extra = "; ".join(f"{g} overridden: {r}" for g, r in self.overridden.items())
+            extra = self.overrides()
             return "gate open" + (f" ({extra})" if extra else "")
         parts = []
         if not self.checklist_ok:
