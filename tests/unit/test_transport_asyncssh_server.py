@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import asyncssh
+from tui.core.ssh_lib import asyncssh
 import pytest
 
 from tui.core.transport import (
