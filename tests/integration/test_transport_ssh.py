@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import asyncssh
+from tui.core.ssh_lib import asyncssh
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings

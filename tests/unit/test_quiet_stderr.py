@@ -43,7 +43,7 @@ def loud_env(tmp_path: Path) -> dict[str, str]:
 def test_importing_every_module_prints_nothing(tmp_path: Path) -> None:
     modules = every_module()
     assert "tui.core.transport_ssh" in modules  # the one that imports asyncssh
-    code = "import importlib\nfor m in %r:\n    importlib.import_module(m)" % modules
+    code = f"import importlib\nfor m in {modules!r}:\n    importlib.import_module(m)"
     result = subprocess.run(
         [sys.executable, "-W", "always", "-c", code],
         cwd=ROOT, capture_output=True, text=True, timeout=120, env=loud_env(tmp_path),

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import asyncssh
+from tui.core.ssh_lib import asyncssh
 
 from tui.core.shellquote import check_argv, quote_command
 from tui.core.transport_errors import (
