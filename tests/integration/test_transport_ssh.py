@@ -22,7 +22,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tui.core.ssh_lib import asyncssh
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +29,7 @@ from hypothesis import strategies as st
 
 from tests.rigenv import RigEnv
 from tests.transport_contract import NASTY, TransportContract, nul_joined, wait_file_text
+from tui.core.ssh_lib import asyncssh
 from tui.core.transport import (
     AuthError,
     ConnectionLostError,

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from tui.core.ssh_lib import asyncssh
 import pytest
 
+from tui.core.ssh_lib import asyncssh
 from tui.core.transport import (
     AuthError,
     CommandTimeout,

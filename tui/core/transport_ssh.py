@@ -23,9 +23,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tui.core.ssh_lib import asyncssh
-
 from tui.core.shellquote import check_argv, quote_command
+from tui.core.ssh_lib import asyncssh
 from tui.core.transport_errors import (
     AuthError,
     ConnectionLostError,
