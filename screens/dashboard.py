@@ -158,7 +158,7 @@ class DashboardScreen(Screen[None]):
         view = self._service().views.get(host)
         if view is None:
             return
-        self.query_one(ProcessTable).show_view(view)
+        self.query_one(ProcessTable).show_view(view, now=self.app.ctx.clock())  # type: ignore[attr-defined]
 
     # Keys 1-5 and R work from here too: they open the deploy screen and act there.
     def action_open_deploy(self) -> None:
@@ -173,10 +173,11 @@ class DashboardScreen(Screen[None]):
     def action_open_monitor(self) -> None:
         from screens.monitor import MonitorScreen  # charts and plotext load when first opened
 
-        self.app.push_screen(MonitorScreen(self._service()))
+        self.app.push_screen(MonitorScreen(self._service(), clock=self.app.ctx.clock))  # type: ignore[attr-defined]
 
     def action_open_emergency(self) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
         from screens.emergency import EmergencyScreen
 
-        self.app.push_screen(EmergencyScreen(self._service(), ctx.pool.primary.host.name))
+        host = ctx.pool.primary.host.name
+        self.app.push_screen(EmergencyScreen(self._service(), host, clock=ctx.clock))

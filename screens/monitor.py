@@ -330,7 +330,7 @@ class MonitorScreen(Screen[None]):
             return
         host, proc = selected
         sample = self.service.views[host].samples.get(proc.pid)
-        self.app.push_screen(ProcessDetailScreen.for_process(host, proc, sample))
+        self.app.push_screen(ProcessDetailScreen.for_process(host, proc, sample, self.clock()))
 
     @work(group="pm2-startup", exclusive=True, exit_on_error=False)
     async def action_startup(self) -> None:
@@ -355,7 +355,7 @@ class MonitorScreen(Screen[None]):
     def action_emergency(self) -> None:
         target = self._target()
         if target:
-            self.app.push_screen(EmergencyScreen(self.service, target[0]))
+            self.app.push_screen(EmergencyScreen(self.service, target[0], clock=self.clock))
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -19,7 +19,7 @@ from widgets.process_table import format_bytes, format_uptime
 
 
 def describe_rows(
-    host: str, proc: Pm2Process, sample: ProcSample | None = None, now: float | None = None
+    host: str, proc: Pm2Process, sample: ProcSample | None, now: float
 ) -> list[tuple[str, str]]:
     cpu = sample.cpu_percent if sample else proc.cpu_percent
     mem = sample.rss_bytes if sample else proc.memory_bytes
@@ -101,9 +101,10 @@ class ProcessDetailScreen(ModalScreen[None]):
 
     @classmethod
     def for_process(
-        cls, host: str, proc: Pm2Process, sample: ProcSample | None = None
+        cls, host: str, proc: Pm2Process, sample: ProcSample | None, now: float
     ) -> ProcessDetailScreen:
-        return cls(f"{proc.name} #{proc.pm_id} on {host}", describe_rows(host, proc, sample))
+        rows = describe_rows(host, proc, sample, now)
+        return cls(f"{proc.name} #{proc.pm_id} on {host}", rows)
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))

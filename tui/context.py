@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,8 @@ class AppContext:
     journal: Journal
     pool: HostPool
     redactor: Redactor
+    #: What the console reads the time from (uptimes, ages); tests give a fixed one.
+    clock: Callable[[], float] = time.time
     extra: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:

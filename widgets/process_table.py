@@ -7,7 +7,6 @@ for the pid, else from pm2's own ``monit`` figures of the last jlist.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,10 +41,10 @@ def format_bytes(value: int) -> str:
     return f"{size:.1f}GB"
 
 
-def format_uptime(since_ms: int, now: float | None = None) -> str:
+def format_uptime(since_ms: int, now: float) -> str:
     if since_ms <= 0:
         return "-"
-    seconds = max(0, int((now if now is not None else time.time()) - since_ms / 1000))
+    seconds = max(0, int(now - since_ms / 1000))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{seconds // size}{unit}"
@@ -85,7 +84,7 @@ class ProcessTable(DataTable):
         self,
         host: str,
         processes: list[Pm2Process] | tuple[Pm2Process, ...],
-        now: float | None = None,
+        now: float,
         samples: Mapping[int, ProcSample] | None = None,
     ) -> None:
         """Replace one host's rows; rows of the same process are updated in place (keeps cursor)."""
@@ -135,7 +134,7 @@ class ProcessTable(DataTable):
         if changed_sort_value and self.sort_column:
             self._apply_sort()
 
-    def show_view(self, view: HostView, now: float | None = None) -> None:
+    def show_view(self, view: HostView, now: float) -> None:
         """A host as the monitor service sees it: its processes, or why there are none.
 
         A host that dropped shows "disconnected since T" instead of rows that look live.

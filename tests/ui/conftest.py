@@ -64,6 +64,8 @@ def ui_ctx(tmp_path: Path) -> Iterator[AppContext]:
     redactor = Redactor.from_config(config)
     journal = Journal(tmp_path / "journal.sqlite3", redactor=redactor, clock=FixedClock())
     pool = HostPool(config, journal)
-    ctx = AppContext(config=config, journal=journal, pool=pool, redactor=redactor)
+    ctx = AppContext(
+        config=config, journal=journal, pool=pool, redactor=redactor, clock=lambda: T0 + 3600
+    )
     yield ctx
     ctx.close()
