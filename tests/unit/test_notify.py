@@ -120,16 +120,15 @@ async def test_a_hanging_or_failing_webhook_does_not_delay_the_caller(hooks) -> 
     _state, base = hooks
     journal = Journal(":memory:")
     n = notifier(journal, f"{base}/hang/a", f"{base}/fail/b", timeout_s=0.5, retries=1)
-    t0 = time.monotonic()
     task = n.fire(DEPLOY_STARTED, "rollback started")
-    # What a rollback would do next runs at once: fire() returned without waiting.
-    assert time.monotonic() - t0 < 0.05
-    assert task is not None and n.pending == 1
-    # In the background each attempt is bounded by timeout_s (2 attempts + backoff).
+    # What a rollback would do next runs at once: fire() is synchronous and hands back the
+    # delivery still under way (the hanging hook has not answered), instead of waiting for it.
+    assert task is not None and not task.done() and n.pending == 1
+    # In the background each attempt is bounded by timeout_s (2 attempts + backoff): the
+    # delivery ends by itself, well before this deadline.
     deliveries = await asyncio.wait_for(task, timeout=5)
     assert [d.delivered for d in deliveries] == [False, False]
     assert "no answer within 0.5s" in deliveries[0].error
-    assert time.monotonic() - t0 < 3
 
 
 async def test_drain_cancels_what_is_still_hanging(hooks) -> None:
