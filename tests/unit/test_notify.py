@@ -133,11 +133,10 @@ async def test_a_hanging_or_failing_webhook_does_not_delay_the_caller(hooks) -> 
 
 async def test_drain_cancels_what_is_still_hanging(hooks) -> None:
     _, base = hooks
-    n = notifier(None, f"{base}/hang/c", timeout_s=5, retries=0)
+    n = notifier(None, f"{base}/hang/c", timeout_s=60, retries=0)
     n.fire(DEPLOY_STARTED, "x")
-    t0 = time.monotonic()
-    assert await n.drain(0.2) is False
-    assert time.monotonic() - t0 < 1
+    # Drain gives up at its own bound and cancels: far sooner than the hook's 60 s timeout.
+    assert await asyncio.wait_for(n.drain(0.2), timeout=20) is False
 
 
 def _config(tmp_path: Path, url: str) -> Config:
@@ -198,10 +197,10 @@ def test_which_journal_events_notify() -> None:
 
 async def test_send_within_returns_at_the_callers_bound(hooks) -> None:
     _state, base = hooks
-    n = notifier(None, f"{base}/hang/d", timeout_s=2, retries=0)
-    t0 = time.monotonic()
-    assert await n.send_within(DEPLOY_STARTED, "rollback started", 0.2) is None
-    assert time.monotonic() - t0 < 0.6
+    n = notifier(None, f"{base}/hang/d", timeout_s=60, retries=0)
+    sent = n.send_within(DEPLOY_STARTED, "rollback started", 0.2)
+    # Back at the caller's bound, far sooner than the hook's 60 s timeout.
+    assert await asyncio.wait_for(sent, timeout=20) is None
     assert n.pending == 1  # still trying in the background, bounded by timeout_s
     fast = notifier(None, f"{base}/ok/e")
     [delivery] = await fast.send_within(DEPLOY_STARTED, "x", 5)
