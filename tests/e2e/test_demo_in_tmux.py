@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -54,15 +55,25 @@ def demo_daemons(state: Path) -> list[int]:
     return [] if stat.rsplit(")", 1)[1].split()[0] == "Z" else [pid]
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def test_demo_runs_in_a_terminal_and_quits_clean(tmp_path: Path) -> None:
     session = f"shipdeck-e2e-{uuid.uuid4().hex[:8]}"
-    state, cache = tmp_path / "state", Path.home() / ".cache"
+    # An empty home, as a new user's: the demo installs pm2 into its cache dir when it finds
+    # none on PATH (the rig's pm2 is not on PATH), and picks nothing up from the real home.
+    home = tmp_path / "home"
+    state, cache, config = home / ".local" / "state", home / ".cache", home / ".config"
     # In the command itself: a running tmux server gives new sessions its own environment.
     command = (
         # COLUMNS/LINES from a test harness would pin the console to 80x24 inside a 120x40 pane.
-        f"env -u COLUMNS -u LINES XDG_STATE_HOME={shlex.quote(str(state))} "
-        f"XDG_CACHE_HOME={shlex.quote(str(cache))} "
-        f"{shlex.quote(sys.executable)} -m tui.cli demo --port 3199; "
+        f"env -u COLUMNS -u LINES -u SHIPDECK_CONFIG HOME={shlex.quote(str(home))} "
+        f"XDG_STATE_HOME={shlex.quote(str(state))} XDG_CACHE_HOME={shlex.quote(str(cache))} "
+        f"XDG_CONFIG_HOME={shlex.quote(str(config))} "
+        f"{shlex.quote(sys.executable)} -m tui.cli demo --port {free_port()}; "
         "echo SHIPDECK-EXIT=$?; sleep 60"
     )
     subprocess.run(
