@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,18 +20,21 @@ def _dead_pid() -> int:
     return proc.pid
 
 
+NOW = 1_795_687_200.0  # a fixed moment: lock ages are computed against it, not the clock
+
+
 def owner(**kw: object) -> LockOwner:
     user, host = local_identity()
     base: dict[str, object] = dict(
-        local_user=user, jump_host=host, ssh_user="deploy", pid=1, started_at=time.time()
+        local_user=user, jump_host=host, ssh_user="deploy", pid=1, started_at=NOW
     )
     base.update(kw)
     return LockOwner(**base)  # type: ignore[arg-type]
 
 
 def test_describe_names_owner_time_and_age() -> None:
-    o = owner(local_user="ann", jump_host="jump1", started_at=time.time() - 7 * 60 - 5)
-    text = o.describe()
+    o = owner(local_user="ann", jump_host="jump1", started_at=NOW - 7 * 60 - 5)
+    text = o.describe(now=NOW)
     assert text.startswith("locked by ann@jump1 since ") and text.endswith("(7 min ago)")
 
 
@@ -44,10 +46,10 @@ def test_from_json_survives_garbage() -> None:
 
 
 def test_staleness() -> None:
-    assert not is_stale(owner(pid=__import__("os").getpid()), 120)
-    assert is_stale(owner(pid=_dead_pid()), 120)  # same jump host, process gone
-    assert not is_stale(owner(pid=_dead_pid(), jump_host="elsewhere"), 120)  # cannot tell
-    assert is_stale(owner(jump_host="elsewhere", started_at=time.time() - 3 * 3600), 120)
+    assert not is_stale(owner(pid=__import__("os").getpid()), 120, now=NOW)
+    assert is_stale(owner(pid=_dead_pid()), 120, now=NOW)  # same jump host, process gone
+    assert not is_stale(owner(pid=_dead_pid(), jump_host="elsewhere"), 120, now=NOW)  # can't tell
+    assert is_stale(owner(jump_host="elsewhere", started_at=NOW - 3 * 3600), 120, now=NOW)
 
 
 @pytest.fixture
