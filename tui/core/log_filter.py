@@ -26,6 +26,7 @@ from tui.core.log_buffer import (
     WARN,
     Line,
 )
+from tui.core.log_format import LogFormat
 
 LEVEL_WORDS = {"all": DEBUG, "debug": DEBUG, "info": INFO, "warn": WARN, "error": ERROR}
 
@@ -50,7 +51,10 @@ class Classifier:
         warn_pattern: str = "WARN|Warn|warn",
         debug_pattern: str = "DEBUG|Debug",
         stderr_is_error: bool = True,
+        log_format: LogFormat | None = None,
     ) -> None:
+        # JSON lines (format auto/json) are judged by their level field and their message.
+        self.format = log_format or LogFormat()
         self.error = re.compile(error_pattern)
         self.warn = re.compile(warn_pattern)
         self.debug = re.compile(debug_pattern)
@@ -65,10 +69,19 @@ class Classifier:
 
     @classmethod
     def from_config(cls, logs: Any) -> Classifier:
-        return cls(logs.error_pattern, logs.warn_pattern, logs.debug_pattern, logs.stderr_is_error)
+        return cls(
+            logs.error_pattern, logs.warn_pattern, logs.debug_pattern, logs.stderr_is_error,
+            LogFormat.from_config(logs),
+        )
 
     def level(self, text: str, stream: str = "out") -> int:
         default = ERROR if stream == "err" and self.stderr_is_error else INFO
+        if text[:1] == "{" or text[:2].lstrip()[:1] == "{":
+            record = self.format.parse(text)
+            if record is not None:
+                if record.level is not None:
+                    return record.level
+                text = record.message
         if self.error.search(text):
             return ERROR
         if self.warn.search(text):
@@ -84,6 +97,17 @@ class Classifier:
         out = [default] * len(texts)
         if len(texts) < 4:
             return [self.level(t, stream) for t in texts]
+        if self.format.format != "text":
+            structured = [i for i, t in enumerate(texts) if t[:1] == "{"]
+            if structured:
+                # JSON lines are judged by their fields, not by words anywhere in them.
+                for i in structured:
+                    out[i] = self.level(texts[i], stream)
+                rest = [i for i in range(len(texts)) if texts[i][:1] != "{"]
+                for i, level in zip(rest, self.levels([texts[i] for i in rest], stream),
+                                    strict=True):
+                    out[i] = level
+                return out
         blob = "\n".join(texts)
         starts: list[int] = []
         if self._words is not None:
