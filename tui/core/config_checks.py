@@ -9,23 +9,32 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from tui.core.config_lines import KeyPath
 from tui.core.config_models import Config
 from tui.core.config_schema import example_hint, is_secret, toml_repr
 
-if TYPE_CHECKING:
-    from tui.core.config_validate import Checker
+
+class Reporter(Protocol):
+    """What a check needs of the walk that calls it (config_validate's Checker): where relative
+    paths start, the keys already reported or given, and a way to report one more. A protocol,
+    so this module never imports the walk that imports it."""
+
+    base_dir: Path
+    bad: set[KeyPath]
+    given: set[KeyPath]
+
+    def report(self, path: KeyPath, message: str, hint: str) -> Any: ...
 
 
-Check = Callable[["Checker", dataclasses.Field[Any], Any, KeyPath], Any]
+Check = Callable[[Reporter, dataclasses.Field[Any], Any, KeyPath], Any]
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
-def _check_name(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_name(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     if not v:
         return c.report(path, "must not be empty", example_hint(f))
     if not _NAME.fullmatch(v):
@@ -37,11 +46,11 @@ def _check_name(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) ->
     return v
 
 
-def _check_nonempty(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_nonempty(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     return v if v.strip() else c.report(path, "must not be empty", example_hint(f))
 
 
-def _check_abs_path(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_abs_path(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     if v.startswith("/"):
         return v
     return c.report(
@@ -49,7 +58,7 @@ def _check_abs_path(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath
     )
 
 
-def _check_abs_path_or_empty(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_abs_path_or_empty(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     if v == "" or v.startswith("/"):
         return v
     return c.report(
@@ -59,7 +68,7 @@ def _check_abs_path_or_empty(c: Checker, f: dataclasses.Field[Any], v: str, path
     )
 
 
-def _check_local_file(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_local_file(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     if v == "":
         return v
     try:
@@ -78,7 +87,7 @@ def _check_local_file(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPa
     return str(p)
 
 
-def _check_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_url(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     try:
         parts = urlsplit(v)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -91,14 +100,14 @@ def _check_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> 
     return c.report(path, f"not an http(s) URL{shown}", example_hint(f))
 
 
-def _check_path_or_url(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_path_or_url(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     """A path on the host, or an http(s) URL (anything with "://" must be one)."""
     if "://" not in v:
         return v
     return _check_url(c, f, v, path)
 
 
-def _check_regex(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_regex(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     try:
         re.compile(v)
     except re.error as e:
@@ -109,7 +118,7 @@ def _check_regex(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -
     return v
 
 
-def _check_hhmm(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
+def _check_hhmm(c: Reporter, f: dataclasses.Field[Any], v: str, path: KeyPath) -> Any:
     if v == "" or _HHMM.fullmatch(v):
         return v
     return c.report(
@@ -120,7 +129,7 @@ def _check_hhmm(c: Checker, f: dataclasses.Field[Any], v: str, path: KeyPath) ->
 
 
 def _check_increasing(
-    c: Checker, f: dataclasses.Field[Any], v: tuple[Any, ...], path: KeyPath
+    c: Reporter, f: dataclasses.Field[Any], v: tuple[Any, ...], path: KeyPath
 ) -> Any:
     if not v:
         return c.report(path, "must not be empty", example_hint(f))
@@ -146,7 +155,7 @@ ARRAY_CHECKS: dict[str, Check] = {"increasing": _check_increasing}
 # ---- checks across keys and sections ---------------------------------------------
 
 
-def cross_check(c: Checker, cfg: Config) -> None:
+def cross_check(c: Reporter, cfg: Config) -> None:
     hosts = cfg.hosts if isinstance(cfg.hosts, tuple) else None
     if hosts == ():
         c.report(
@@ -170,7 +179,7 @@ def cross_check(c: Checker, cfg: Config) -> None:
     _check_flags(c, cfg)
 
 
-def _check_database(c: Checker, cfg: Config, hosts: Any, names: dict[str, int]) -> None:
+def _check_database(c: Reporter, cfg: Config, hosts: Any, names: dict[str, int]) -> None:
     db = cfg.database
     if db.enabled and not db.name and ("database", "name") not in c.bad:
         c.report(
@@ -193,7 +202,7 @@ def _check_database(c: Checker, cfg: Config, hosts: Any, names: dict[str, int]) 
         )
 
 
-def _check_flags(c: Checker, cfg: Config) -> None:
+def _check_flags(c: Reporter, cfg: Config) -> None:
     """The feature-flags item needs both where to read the flags and what they should be."""
     cl = cfg.checklist
     source, flags = ("checklist", "feature_flags_source"), ("checklist", "feature_flags")
@@ -214,7 +223,7 @@ def _check_flags(c: Checker, cfg: Config) -> None:
         )
 
 
-def _check_items(c: Checker, cfg: Config) -> None:
+def _check_items(c: Reporter, cfg: Config) -> None:
     items = cfg.checklist.items
     seen: dict[str, int] = {}
     for i, item in enumerate(items):
@@ -238,7 +247,7 @@ def _check_items(c: Checker, cfg: Config) -> None:
 _BUDGET_EXAMPLE = json.dumps(r"(\d+) warnings")
 
 
-def _check_judge(c: Checker, item: Any, path: KeyPath) -> None:
+def _check_judge(c: Reporter, item: Any, path: KeyPath) -> None:
     """The keys each judge needs, and the ones it would silently ignore."""
     judge, given = item.judge, c.given
     if judge != "manual" and not item.command and (*path, "command") not in c.bad:
