@@ -324,6 +324,11 @@ def run_rollback(args: argparse.Namespace) -> int:
     return _with_context(args, body)
 
 
+def _reason(err: BaseException) -> str:
+    """One line saying why, never empty (an exception without a message gives its type)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def _dep_line(d: Deployment) -> str:
     started = datetime.fromtimestamp(d.started_at).strftime("%Y-%m-%d %H:%M:%S")
     took = f" {d.ended_at - d.started_at:.0f}s" if d.ended_at else ""
@@ -348,13 +353,18 @@ def run_status(args: argparse.Namespace) -> int:
         code = EXIT_OK
         try:
             report.update(await _remote_status(wf))
-        except (TransportError, WorkflowError, Pm2Error) as err:
-            report["error"] = str(err)
+        except (TransportError, WorkflowError, Pm2Error, ValueError) as err:
+            report["error"] = _reason(err)
             code = EXIT_FAILED
         if args.json:
             print(json.dumps(report, ensure_ascii=False, default=str))
-            return code
-        _print_status(report, unfinished, recent)
+        else:
+            _print_status(report, unfinished, recent)
+        sys.stdout.flush()  # the report first, then (on a shared pipe too) the reason
+        if code != EXIT_OK:
+            # The exit status alone says nothing: why it failed is one line on stderr, also
+            # beside --json (whose report carries it as "error" too).
+            print(f"shipdeck: status failed: {report['error']}", file=sys.stderr)
         return code
 
     return _with_context(args, body)
@@ -436,9 +446,7 @@ def _processes_line(procs: list[dict[str, Any]] | dict[str, str]) -> str:
 
 def _print_status(report: dict[str, Any], unfinished: list[Deployment], recent: list[Deployment]):
     print(f"app {report['app']} on {report['host']} ({report.get('layout', '?')} layout)")
-    if "error" in report:
-        print(f"  host: {report['error']}")
-    else:
+    if "error" not in report:  # the why goes to stderr (run_status), once
         live = report.get("live_release")
         where = f" (release {live})" if live else ""
         print(f"  live: version {report.get('live_version') or '?'}{where}")

@@ -253,7 +253,7 @@ def test_defaults_of_a_minimal_config(tmp_path: Path) -> None:
     assert config.app.layout == "releases"
     assert config.app.keep_releases == 5
     assert config.hosts == (HostConfig(name="web1", address="10.0.0.5"),)
-    assert config.hosts[0].port == 22
+    assert config.hosts[0].port == 0  # unset: ~/.ssh/config's Port, else 22 (ssh_target)
     assert config.steps.build == BuildStep()
     assert config.steps.build.install == ("npm", "ci", "--production")
     assert config.steps.build.migrate == ()

@@ -580,11 +580,12 @@ async def test_server_refusing_a_channel_is_a_transport_error(
 
 def test_parse_jumps() -> None:
     assert parse_jumps("") == []
-    assert parse_jumps("bastion") == [Endpoint("", "bastion", 22)]
+    # an unset port is 0: that hop's ~/.ssh/config entry, else 22, decides (see ssh_target)
+    assert parse_jumps("bastion") == [Endpoint("", "bastion", 0)]
     assert parse_jumps("ops@bastion:2222, [::1]:22,me@[fe80::1]") == [
         Endpoint("ops", "bastion", 2222),
         Endpoint("", "::1", 22),
-        Endpoint("me", "fe80::1", 22),
+        Endpoint("me", "fe80::1", 0),
     ]
     assert str(Endpoint("me", "::1", 22)) == "me@[::1]:22"
     for bad in ("host:abc", "host:0", "@:22", "host:70000"):

@@ -17,6 +17,7 @@ from typing import Any
 #   example   sample value shown in hints (for keys whose default is empty)
 #   choices   allowed values (for strings, or each element of an array)
 #   ge/gt/le  numeric bounds (for numbers, or each element of an array)
+#   range     how the bounds read in a problem's hint, when "ge..le" would mislead
 #   checks    names of extra checks in config_schema.CHECKS
 #   command   a command: a TOML string (shlex-split) or an array of strings
 #   toml      False = not a config key (e.g. Config.source)
@@ -105,7 +106,9 @@ class HostConfig:
     name: str = req("web1", checks=("name",))
     # Not needed for transport = "local" (the demo runs on the jump host itself).
     address: str = req("10.0.0.5", checks=("nonempty",), optional_if=("transport", "local"))
-    port: int = opt(22, ge=1, le=65535)
+    # Unset (0 / "") = as ~/.ssh/config says for `address`, else OpenSSH's default; a given
+    # value wins over ~/.ssh/config (tui/core/ssh_target.py).
+    port: int = opt(0, ge=0, le=65535, example=22, range="1..65535, or 0 = ~/.ssh/config's Port")
     user: str = opt("", example="deploy")
     identity_file: str = opt("", checks=("local_file",), example="~/.ssh/id_ed25519")
     known_hosts: str = opt("", checks=("local_file",), example="~/.ssh/known_hosts")

@@ -199,7 +199,8 @@ class Checker:
         ge, gt, le = f.metadata.get("ge"), f.metadata.get("gt"), f.metadata.get("le")
         if ge is not None and le is not None:
             if not ge <= value <= le:
-                self.report(path, f"{value} is out of range", f"{ge}..{le}")
+                hint = f.metadata.get("range", f"{ge}..{le}")
+                self.report(path, f"{value} is out of range", hint)
                 return False
             return True
         if ge is not None and not value >= ge:

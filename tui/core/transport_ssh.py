@@ -1,9 +1,12 @@
 """SshTransport: asyncssh, one connection per host kept open and reused, a channel per command.
 
-Host keys are checked strictly against ``host.known_hosts`` (or ~/.ssh/known_hosts); nothing is
-ever accepted silently. ``~/.ssh/config``, the agent (SSH_AUTH_SOCK) and ``identity_file`` are
-used as an operator's ``ssh`` would. A command running when the link drops raises
-ConnectionLostError (unknown outcome); the next call reconnects with backoff.
+Host keys are checked strictly against ``host.known_hosts`` (else ~/.ssh/config's
+UserKnownHostsFile, else ~/.ssh/known_hosts); nothing is ever accepted silently. ``port``,
+``user``, ``identity_file`` and ``proxy_jump`` win when given; when not, ~/.ssh/config decides
+(Port, User, IdentityFile, ProxyJump, HostName), else OpenSSH's defaults, as an operator's
+``ssh`` would (see ssh_target). The agent (SSH_AUTH_SOCK) is used too. A command running when
+the link drops raises ConnectionLostError (unknown outcome); the next call reconnects with
+backoff.
 
 Timeouts and cancels send TERM (then KILL) over the channel. OpenSSH ignores signal requests on
 root sessions, so this only ends the remote command for a non-root user (see RIG-NOTES).
@@ -25,6 +28,16 @@ from typing import Any
 
 from tui.core.shellquote import check_argv, quote_command
 from tui.core.ssh_lib import asyncssh
+from tui.core.ssh_target import (
+    SSH_CONFIG_NAME,
+    Endpoint,
+    Resolved,
+    connect_options,
+    known_hosts_files,
+    parse_jumps,
+    resolve,
+    user_ssh_config,
+)
 from tui.core.transport_errors import (
     AuthError,
     ConnectionLostError,
@@ -52,37 +65,24 @@ RECONNECT_DELAYS = (0.0, 0.5, 1.0, 2.0, 4.0)
 MAX_SESSIONS = 8
 
 
+# A jump host may itself be reached through a ProxyJump of ~/.ssh/config; a loop stops here.
+MAX_JUMP_CHAIN = 8
+
+__all__ = ["Endpoint", "SshTransport", "parse_jumps"]
+
+
 @dataclass(frozen=True)
-class Endpoint:
-    user: str
-    address: str
-    port: int
+class _Hop:
+    """One connection to open: as given, as ~/.ssh/config resolves it, and how it is named."""
+
+    given: Endpoint
+    resolved: Resolved
+    identity_file: str  # shipdeck's identity_file; "" for a hop named by ~/.ssh/config
+    label: str  # "" for the target, else "jump host ..."
 
     @property
-    def hostport(self) -> str:
-        addr = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{addr}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"{self.user}@{self.hostport}" if self.user else self.hostport
-
-
-def parse_jumps(spec: str) -> list[Endpoint]:
-    """``[user@]host[:port]`` hops, comma-separated, like OpenSSH's ProxyJump."""
-    hops = []
-    for raw in filter(None, (part.strip() for part in spec.split(","))):
-        user, _, rest = raw.rpartition("@")
-        addr, port_s = rest, "22"
-        if rest.startswith("["):  # [v6addr]:port
-            addr, _, tail = rest[1:].partition("]")
-            port_s = tail[1:] if tail.startswith(":") else "22"
-        elif rest.count(":") == 1:
-            addr, _, port_s = rest.partition(":")
-        port = int(port_s) if port_s.isdigit() else 0
-        if not addr or not 0 < port < 65536:
-            raise ValueError(f"bad proxy_jump hop {raw!r} (want [user@]host[:port])")
-        hops.append(Endpoint(user, addr, port))
-    return hops
+    def ep(self) -> Endpoint:
+        return self.resolved.endpoint
 
 
 class _Client(asyncssh.SSHClient):
@@ -120,7 +120,9 @@ class SshTransport(StreamMethods, StateMixin):
         self._retry_round = False
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._forward_ports: dict[tuple[str, int], int] = {}
-        self.target = Endpoint(str(host.user or ""), str(host.address), int(host.port or 22))
+        # What messages name: the port and user really used. Resolved again at each connect,
+        # so an edited ~/.ssh/config counts from the next connection on.
+        self.target = self._quiet_target()
 
     @property
     def name(self) -> str:
@@ -128,24 +130,86 @@ class SshTransport(StreamMethods, StateMixin):
 
     # ------------------------------------------------------------------ connection
 
-    def _known_hosts(self) -> Path:
-        return Path(os.path.expanduser(self.host.known_hosts or "~/.ssh/known_hosts"))
+    def _given(self) -> Endpoint:
+        """The target as shipdeck's config gives it: "" / 0 = not given."""
+        host = self.host
+        return Endpoint(
+            str(getattr(host, "user", "") or ""),
+            str(host.address),
+            int(getattr(host, "port", 0) or 0),
+        )
 
-    def _options(self, ep: Endpoint) -> dict[str, Any]:
-        ssh_config = Path.home() / ".ssh" / "config"
-        opts: dict[str, Any] = {
-            "port": ep.port,
-            "known_hosts": str(self._known_hosts()),
-            "connect_timeout": self._connect_timeout,
-            "keepalive_interval": max(0.0, float(getattr(self.host, "keepalive_s", 15) or 0)),
-            "keepalive_count_max": 3,
-            # None = load no config file; asyncssh would otherwise look for one itself.
-            "config": [str(ssh_config)] if ssh_config.is_file() else None,
-        }
-        if ep.user:
-            opts["username"] = ep.user
-        if self.host.identity_file:
-            opts["client_keys"] = [os.path.expanduser(self.host.identity_file)]
+    def _quiet_target(self) -> Endpoint:
+        given = self._given()
+        try:
+            return resolve(given, user_ssh_config()).endpoint
+        except (OSError, ValueError):  # told when connecting
+            return Endpoint(given.user, given.address, given.port or 22)
+
+    def _resolve(self, given: Endpoint, config: list[str] | None) -> Resolved:
+        try:
+            return resolve(given, config)
+        except (OSError, ValueError) as exc:
+            raise UnreachableError(
+                f"{self.name}: cannot use {SSH_CONFIG_NAME}: {one_line(exc)}", host=self.name
+            ) from None
+
+    def _plan(self, config: list[str] | None) -> tuple[list[_Hop], _Hop]:
+        """The jump hosts, in order, and the target. proxy_jump wins over ~/.ssh/config's."""
+        identity = str(getattr(self.host, "identity_file", "") or "")
+        given = self._given()
+        target = _Hop(given, self._resolve(given, config), identity, "")
+        spec = str(getattr(self.host, "proxy_jump", "") or "")
+        if spec:
+            return self._jumps_of(spec, config, identity, 0), target
+        return self._jumps_of(target.resolved.proxy_jump, config, "", 0), target
+
+    def _jumps_of(
+        self, spec: str, config: list[str] | None, identity: str, depth: int
+    ) -> list[_Hop]:
+        """Hops of a ProxyJump spec. As ``ssh -J`` does, the first hop is reached through its
+        own ProxyJump of ~/.ssh/config. shipdeck's identity_file serves the hops of proxy_jump;
+        hops named by ~/.ssh/config use its IdentityFile (``identity`` is then "")."""
+        try:
+            givens = parse_jumps(spec)
+        except ValueError as exc:
+            where = "" if depth == 0 and identity else f" (ProxyJump in {SSH_CONFIG_NAME})"
+            raise UnreachableError(f"{self.name}: {exc}{where}", host=self.name) from None
+        hops: list[_Hop] = []
+        for i, given in enumerate(givens):
+            resolved = self._resolve(given, config)
+            if i == 0 and resolved.proxy_jump:
+                if depth >= MAX_JUMP_CHAIN:
+                    raise UnreachableError(
+                        f"{self.name}: jump host {resolved.endpoint}: more than {MAX_JUMP_CHAIN}"
+                        f" jump hosts chained by ProxyJump in {SSH_CONFIG_NAME} (a loop?)",
+                        host=self.name,
+                    )
+                hops += self._jumps_of(resolved.proxy_jump, config, "", depth + 1)
+            hops.append(_Hop(given, resolved, identity, f"jump host {resolved.endpoint}"))
+        return hops
+
+    def _known_hosts(self, hop: _Hop) -> list[Path]:
+        return known_hosts_files(str(getattr(self.host, "known_hosts", "") or ""), hop.resolved)
+
+    def _options(
+        self,
+        hop: _Hop,
+        known_hosts: list[Path],
+        config: list[str] | None,
+        tunnel: asyncssh.SSHClientConnection | None,
+    ) -> dict[str, Any]:
+        opts = connect_options(
+            hop.given, identity_file=hop.identity_file, known_hosts=known_hosts, config=config
+        )
+        opts.update(
+            connect_timeout=self._connect_timeout,
+            keepalive_interval=max(0.0, float(getattr(self.host, "keepalive_s", 15) or 0)),
+            keepalive_count_max=3,
+            # Always explicit: None = direct (or ProxyCommand), never asyncssh's own reading of
+            # ProxyJump, which _plan has already turned into hops of ours.
+            tunnel=tunnel,
+        )
         return opts
 
     async def connect(self) -> None:
@@ -188,17 +252,16 @@ class SshTransport(StreamMethods, StateMixin):
             raise last
 
     async def _open(self) -> asyncssh.SSHClientConnection:
-        try:
-            hops = parse_jumps(str(self.host.proxy_jump or ""))
-        except ValueError as exc:
-            raise UnreachableError(f"{self.name}: {exc}", host=self.name) from None
+        config = user_ssh_config()
+        hops, target = self._plan(config)
+        self.target = target.ep
         opened: list[asyncssh.SSHClientConnection] = []
         tunnel: asyncssh.SSHClientConnection | None = None
         try:
             for hop in hops:
-                tunnel = await self._connect_one(hop, tunnel, f"jump host {hop}")
+                tunnel = await self._connect_one(hop, tunnel, config)
                 opened.append(tunnel)
-            conn = await self._connect_one(self.target, tunnel, "")
+            conn = await self._connect_one(target, tunnel, config)
         except BaseException:
             for jump in reversed(opened):
                 jump.close()
@@ -208,61 +271,67 @@ class SshTransport(StreamMethods, StateMixin):
         return conn
 
     async def _connect_one(
-        self, ep: Endpoint, tunnel: asyncssh.SSHClientConnection | None, what: str
+        self, hop: _Hop, tunnel: asyncssh.SSHClientConnection | None, config: list[str] | None
     ) -> asyncssh.SSHClientConnection:
-        label = f"{self.name}: {what}" if what else self.name
-        self._check_local_files(label, ep)
-        known_hosts = self._known_hosts()
-        if not known_hosts.is_file():
-            key = await self._server_key(label, ep, tunnel, raise_unreachable=True)
+        label = f"{self.name}: {hop.label}" if hop.label else self.name
+        ep = hop.ep
+        known_hosts = self._known_hosts(hop)
+        self._check_local_files(label, hop, known_hosts)
+        if not any(path.is_file() for path in known_hosts):
+            key = await self._server_key(label, hop, tunnel, config, raise_unreachable=True)
             raise HostKeyError(
-                f"{label}: no known_hosts file at {known_hosts}, so the host key of {ep.hostport}"
-                f" cannot be checked (server offers {key or 'an unknown key'}); refusing to"
-                f" connect; check the key and add it to {known_hosts}",
+                f"{label}: no known_hosts file at {known_hosts[0]}, so the host key of"
+                f" {ep.hostport} cannot be checked (server offers {key or 'an unknown key'});"
+                f" refusing to connect; check the key and add it to {known_hosts[0]}",
                 host=self.name,
                 fingerprint=key,
             )
-        opts = self._options(ep)
-        if tunnel is not None:
-            opts["tunnel"] = tunnel
-        factory = partial(_Client, self._on_conn_lost) if not what else None
+        opts = self._options(hop, known_hosts, config, tunnel)
+        factory = partial(_Client, self._on_conn_lost) if not hop.label else None
         try:
             if factory is not None:
-                conn, _ = await asyncssh.create_connection(factory, ep.address, **opts)
+                conn, _ = await asyncssh.create_connection(factory, hop.given.address, **opts)
                 return conn
-            return await asyncssh.connect(ep.address, **opts)
+            return await asyncssh.connect(hop.given.address, **opts)
         except asyncssh.HostKeyNotVerifiable:
-            raise await self._host_key_error(label, ep, tunnel) from None
+            raise await self._host_key_error(label, hop, tunnel, config, known_hosts) from None
         except asyncssh.PermissionDenied as exc:
             raise AuthError(
                 f"{label}: authentication failed for {ep.user or getpass.getuser()}@"
-                f"{ep.hostport} ({self._keys_tried()}; server says: {one_line(exc.reason)});"
+                f"{ep.hostport} ({self._keys_tried(hop)}; server says: {one_line(exc.reason)});"
                 " check user, identity_file and ssh-agent",
                 host=self.name,
             ) from None
         except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            source = (
+                f"identity_file {hop.identity_file}"
+                if hop.identity_file
+                else f"IdentityFile of {SSH_CONFIG_NAME}"
+            )
             raise AuthError(
-                f"{label}: cannot load identity_file {self.host.identity_file}: {one_line(exc)}",
-                host=self.name,
+                f"{label}: cannot load {source}: {one_line(exc)}", host=self.name
             ) from None
         except Exception as exc:
             raise self._unreachable(label, ep, exc) from None
 
-    def _check_local_files(self, label: str, ep: Endpoint) -> None:
-        ident = self.host.identity_file
+    def _check_local_files(self, label: str, hop: _Hop, known_hosts: list[Path]) -> None:
+        ident = hop.identity_file
         if ident and not os.access(os.path.expanduser(ident), os.R_OK):
             raise AuthError(f"{label}: cannot read identity_file {ident}", host=self.name)
-        known_hosts = self._known_hosts()
-        if known_hosts.exists() and not os.access(known_hosts, os.R_OK):
-            raise HostKeyError(
-                f"{label}: cannot read known_hosts file {known_hosts}; refusing to connect to"
-                f" {ep.hostport} without checking its host key",
-                host=self.name,
-            )
+        for path in known_hosts:
+            if path.exists() and not os.access(path, os.R_OK):
+                raise HostKeyError(
+                    f"{label}: cannot read known_hosts file {path}; refusing to connect to"
+                    f" {hop.ep.hostport} without checking its host key",
+                    host=self.name,
+                )
 
-    def _keys_tried(self) -> str:
-        if self.host.identity_file:
-            return f"tried key {self.host.identity_file}"
+    def _keys_tried(self, hop: _Hop) -> str:
+        if hop.identity_file:
+            return f"tried key {hop.identity_file}"
+        if hop.resolved.identity_files:
+            keys = ", ".join(hop.resolved.identity_files)
+            return f"tried ssh-agent and IdentityFile {keys} of {SSH_CONFIG_NAME}"
         return "tried ssh-agent and default keys"
 
     def _unreachable(self, label: str, ep: Endpoint, exc: BaseException) -> UnreachableError:
@@ -271,7 +340,7 @@ class SshTransport(StreamMethods, StateMixin):
         elif isinstance(exc, ConnectionRefusedError):
             why = "connection refused"
         elif isinstance(exc, socket.gaierror):
-            why = f"cannot resolve {ep.address}: {exc.strerror}"
+            why = f"cannot resolve {ep.dialled}: {exc.strerror}"
         elif isinstance(exc, asyncssh.ChannelOpenError):
             why = f"the jump host could not open a connection to it: {exc.reason}"
         elif isinstance(exc, asyncssh.DisconnectError):
@@ -285,8 +354,9 @@ class SshTransport(StreamMethods, StateMixin):
     async def _server_key(
         self,
         label: str,
-        ep: Endpoint,
+        hop: _Hop,
         tunnel: asyncssh.SSHClientConnection | None,
+        config: list[str] | None,
         *,
         raise_unreachable: bool = False,
     ) -> str:
@@ -294,38 +364,46 @@ class SshTransport(StreamMethods, StateMixin):
         try:
             key = await asyncio.wait_for(
                 asyncssh.get_server_host_key(
-                    ep.address, ep.port, tunnel=tunnel if tunnel is not None else ()
+                    hop.given.address, hop.ep.port, tunnel=tunnel, config=config
                 ),
                 self._connect_timeout,
             )
         except Exception as exc:
             if raise_unreachable:
-                raise self._unreachable(label, ep, exc) from None
+                raise self._unreachable(label, hop.ep, exc) from None
             return ""
         return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}" if key else ""
 
-    def _has_known_key(self, ep: Endpoint) -> bool:
+    @staticmethod
+    def _has_known_key(ep: Endpoint, known_hosts: list[Path]) -> bool:
         try:
-            entries = asyncssh.read_known_hosts(str(self._known_hosts()))
+            entries = asyncssh.read_known_hosts([str(p) for p in known_hosts if p.is_file()])
             port = ep.port if ep.port != 22 else None
-            return bool(entries.match(ep.address, ep.address, port)[0])
+            return bool(entries.match(ep.dialled, ep.dialled, port)[0])
         except (OSError, ValueError):
             return False
 
     async def _host_key_error(
-        self, label: str, ep: Endpoint, tunnel: asyncssh.SSHClientConnection | None
+        self,
+        label: str,
+        hop: _Hop,
+        tunnel: asyncssh.SSHClientConnection | None,
+        config: list[str] | None,
+        known_hosts: list[Path],
     ) -> HostKeyError:
-        key = await self._server_key(label, ep, tunnel)
+        ep = hop.ep
+        key = await self._server_key(label, hop, tunnel, config)
         offers = f"server offers {key}" if key else "server key could not be read"
-        kh = self._known_hosts()
-        if self._has_known_key(ep):
+        files = ", ".join(str(p) for p in known_hosts if p.is_file())
+        kh = known_hosts[0]
+        if self._has_known_key(ep, known_hosts):
             what = (
-                f"host key of {ep.hostport} does NOT match {kh} ({offers}): it changed, or"
+                f"host key of {ep.hostport} does NOT match {files} ({offers}): it changed, or"
                 " someone is in between; refusing to connect; check the key and update"
             )
         else:
             what = (
-                f"host key of {ep.hostport} is unknown: not in {kh} ({offers}); refusing to"
+                f"host key of {ep.hostport} is unknown: not in {files} ({offers}); refusing to"
                 " connect; check the key and add it to"
             )
         return HostKeyError(f"{label}: {what} {kh}", host=self.name, fingerprint=key)
