@@ -399,11 +399,18 @@ class Workflow:
         except (ValueError, AttributeError):
             return ""
 
+    # The defaults when no database hooks were given (tui.core.database.hooks_for gives none
+    # when [database] is not enabled): say what is true, not that a feature is missing.
+    def _no_database(self, what: str) -> str:
+        if not self.config.database.enabled:
+            return "database: not configured"
+        return f"database: {what} (this workflow was given no database hooks)"
+
     async def _no_database_backup(self, deployment: Deployment) -> None:
-        self._record("note", BACKUP, "database backup not available yet")
+        self._record("note", BACKUP, self._no_database("not dumped"))
 
     async def _no_database_rollback(self, deployment: Deployment) -> None:
-        self._record("note", ROLLBACK, "database rollback not available yet")
+        self._record("note", ROLLBACK, self._no_database("left as it is"))
 
     # -- 1 BACKUP -------------------------------------------------------------------------------
 
