@@ -401,6 +401,7 @@ async def test_workflow_helpers_keep_the_baseline_in_the_deployment(
     config, journal, monkeypatch
 ) -> None:
     from tui.core import watch as watch_module
+    from tui.core import watch_baseline
 
     wf = FakeWorkflow(config, journal)
     taken = WatchBaseline(2.5, {0: 1}, {0: 40 * MB}, "timestamps", "x")
@@ -409,7 +410,7 @@ async def test_workflow_helpers_keep_the_baseline_in_the_deployment(
         assert kwargs["deployment_id"] == wf.deployment_id and kwargs["journal"] is journal
         return taken
 
-    monkeypatch.setattr(watch_module, "sample_baseline", fake_sample)
+    monkeypatch.setattr(watch_baseline, "sample_baseline", fake_sample)
     assert await watch_module.baseline_for_workflow(wf) == taken
     journal.update_deployment(wf.deployment_id, data={"restarts_baseline": {"0": 3, "1": 0}})
     watch = watch_module.watch_for_workflow(wf, duration_s=5)

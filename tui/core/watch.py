@@ -1,28 +1,10 @@
-"""The post-deploy watch: after DEPLOY, sample the release for ``[policy] watch_minutes`` and
-raise an alarm when it misbehaves compared with how the old release behaved.
+"""The post-deploy watch engine: after DEPLOY, sample the release every ``[policy]
+watch_interval_s`` for ``[policy] watch_minutes`` and raise an alarm when it misbehaves compared
+with the pre-deploy baseline (watch_baseline); the alarm rules are watch_rules'.
 
-Every ``[policy] watch_interval_s`` one round runs the Verifier's checks (health, API status,
-error logs, processes, memory) plus: the error rate per minute against the pre-deploy baseline,
-restarts since the watch began, memory per process against the baseline (and its trend), and
-health latency p50/p95 over the window. Each round is a ``check`` event and each alarm an
-``alarm`` event in the journal (step "watch"), with the numbers in ``data``; the console and
-the timeline are views of those. Rounds never overlap: the next one is scheduled only after the
-current one finished.
-
-    await baseline_for_workflow(wf)                         # right after wf.backup()
-    watch = watch_for_workflow(wf, on_sample=..., on_alarm=...)   # after DEPLOY (and VERIFY)
-    result = await watch.run()                              # in a worker; cancel() stops it
-    if watch.confirm_unlocked: ...                          # only after a clean completion
-    # else CONFIRM needs an override: override_watch(journal, dep_id, typed_reason);
-    # confirm_gate(journal, dep_id) tells the workflow either way, from the journal
-
-Without a Workflow: ``sample_baseline(verifier)`` and ``Watch(config, verifier, journal,
-deployment_id=..., baseline=..., restarts_baseline=..., rollback=...)``. A restarted console
-learns how a deployment's watch ended from ``watch_outcome(journal, deployment_id)``.
-
-With ``[policy] auto_rollback`` the watch calls ``rollback(reason)`` itself on the first alarm,
-journals why, and stops. Without it the alarm is reported (callback + journal) and the watch
-keeps sampling until its window ends; the operator decides (``watch.roll_back(reason)``).
+Rules: each round and each alarm is journaled (step "watch") before it is shown, and rounds
+never overlap. CONFIRM is unlocked only by a watch that completed clean, or by an override with
+a typed reason (``confirm_gate``, from the journal, so it survives a restart).
 """
 
 from __future__ import annotations
@@ -30,48 +12,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timezone
 from typing import Any
 
 from tui.core.config import Config
 from tui.core.health import Verifier
 from tui.core.journal import Journal
-from tui.core.pm2 import Pm2Error
-from tui.core.transport import Transport, TransportError
 from tui.core.transport_errors import one_line
-from tui.core.verify_checks import ERRORS, app_processes, log_files
+from tui.core.verify_checks import ERRORS
+from tui.core.watch_baseline import STEP, baseline_for_workflow, host_name, sample_baseline
+from tui.core.watch_logs import LogErrorCounter
 from tui.core.watch_rules import (
     RULES,
     Alarm,
     AlarmRules,
     RuleState,
-    TailedFile,
     WatchBaseline,
     WatchSample,
     by_name,
     judge,
     latency_ms,
     new_restarts,
-    parse_offset,
     percentile,
     process_numbers,
-    rate_from_timestamps,
     slope_per_minute,
     unhealthy_parts,
 )
 
+# The baseline and the log counter are importable from here too (screens, headless, tests).
 __all__ = [
     "ALARMED",
     "CANCELLED",
     "CLEAN",
     "RULES",
     "RUNNING",
+    "STEP",
     "Alarm",
     "AlarmRules",
     "ConfirmGate",
@@ -88,7 +66,6 @@ __all__ = [
     "watch_outcome",
 ]
 
-STEP = "watch"
 PENDING, RUNNING, CLEAN, ALARMED, CANCELLED = (
     "pending",
     "running",
@@ -97,14 +74,8 @@ PENDING, RUNNING, CLEAN, ALARMED, CANCELLED = (
     "cancelled",
 )
 
-# How much of the logs the baseline reads (per file), and over how long a span it averages.
-BASELINE_LINES = 1000
-BASELINE_WINDOW_S = 600.0
-# Without timestamps in the logs the baseline measures for this long instead.
-BASELINE_SAMPLE_S = 10.0
 # Samples kept for the charts and percentiles: 15 min at 10 s is 90; this leaves headroom.
 MAX_SAMPLES = 2000
-COMMAND_TIMEOUT_S = 20.0
 
 ErrorRateSource = Callable[[], "float | Awaitable[float | None] | None"]
 Rollback = Callable[[str], Awaitable[Any]]
@@ -124,224 +95,6 @@ class WatchResult:
         return self.state == CLEAN
 
 
-# ----------------------------------------------------------------------------- log growth
-
-
-@dataclass
-class _Offset:
-    offset: int = -1  # -1 = not yet measured: the first read only notes the size
-    pending: str = ""  # a line the app had not finished writing
-
-
-# For each "path offset" pair: the file's size now, then its bytes from offset to that size
-# (the last CAP bytes if more grew; from 0 if the file shrank: rotated or truncated).
-_GROWTH_SH = r"""
-cap=$1; tag=$2; shift 2
-while [ "$#" -ge 2 ]; do
-  f=$1; o=$2; shift 2
-  s=$(stat -c %s -- "$f" 2>/dev/null) || s=-1
-  printf '%s %s %s\n' "$tag" "$s" "$f"
-  [ "$s" -ge 0 ] && [ "$o" -ge 0 ] || continue
-  [ "$s" -ge "$o" ] || o=0
-  n=$((s - o))
-  if [ "$n" -gt "$cap" ]; then tail -c "$cap" -- "$f" | head -c "$cap"
-  elif [ "$n" -gt 0 ]; then tail -c +$((o + 1)) -- "$f" | head -c "$n"
-  fi
-  printf '\n'
-done
-"""
-
-
-class LogErrorCounter:
-    """Counts new error lines in the app's log files between calls, by byte offset.
-
-    One command per call for all files; only the new bytes travel (capped per file). Used for
-    the error rate when the console's log follower is not there to give it.
-    """
-
-    def __init__(
-        self,
-        transport: Transport,
-        pattern: str,
-        *,
-        cap_bytes: int = 512 * 1024,
-    ) -> None:
-        self.transport = transport
-        self.regex = re.compile(pattern)
-        self.cap_bytes = cap_bytes
-        self.files: dict[str, _Offset] = {}
-        self.truncated = False  # the last call read only the tail of a burst: a lower bound
-
-    async def count(self, paths: Sequence[str]) -> int | None:
-        """Error lines written since the previous call (0 on the first call for a file: it
-        only notes where the file ends). None when the files could not be read."""
-        if not paths:
-            return None
-        for p in paths:
-            self.files.setdefault(p, _Offset())
-        tag = "@@shipdeck-" + secrets.token_hex(6)
-        argv = ["sh", "-c", _GROWTH_SH, "sh", str(self.cap_bytes), tag]
-        for p in paths:
-            argv += [p, str(self.files[p].offset)]
-        try:
-            result = await self.transport.run(argv, timeout=COMMAND_TIMEOUT_S)
-        except TransportError:
-            return None
-        if not result.ok:
-            return None
-        return self._parse(result.stdout, tag)
-
-    def _parse(self, out: str, tag: str) -> int:
-        errors = 0
-        self.truncated = False
-        chunks = re.split(rf"(?m)^{re.escape(tag)} (-?\d+) (.*)\n", out)
-        # chunks: [before, size, path, body, size, path, body, ...]
-        for i in range(1, len(chunks) - 2, 3):
-            size, path, body = int(chunks[i]), chunks[i + 1], chunks[i + 2]
-            state = self.files.setdefault(path, _Offset())
-            body = body[:-1] if body.endswith("\n") else body  # the separator printf
-            if size < 0:
-                continue
-            if state.offset < 0:
-                state.offset = size
-                continue
-            grown = size - state.offset if size >= state.offset else size
-            if grown > self.cap_bytes:
-                self.truncated = True
-                body = body.split("\n", 1)[1] if "\n" in body else ""  # first line is cut
-                state.pending = ""
-            text = state.pending + body
-            complete, _, state.pending = text.rpartition("\n")
-            state.offset = size
-            if complete:
-                errors += sum(1 for line in complete.split("\n") if self.regex.search(line))
-        return errors
-
-
-# ----------------------------------------------------------------------------- the baseline
-
-
-_TAIL_SH = r"""
-n=$1; tag=$2; shift 2
-date '+%s %z'
-for f; do
-  c=$(tail -n "$n" -- "$f" 2>/dev/null | wc -l) || c=-1
-  printf '%s %s %s\n' "$tag" "$c" "$f"
-  tail -n "$n" -- "$f" 2>/dev/null
-done
-"""
-
-
-async def _tail_files(
-    transport: Transport, paths: Sequence[str], lines: int
-) -> tuple[float, timezone, list[TailedFile]] | None:
-    tag = "@@shipdeck-" + secrets.token_hex(6)
-    argv = ["sh", "-c", _TAIL_SH, "sh", str(lines), tag, *paths]
-    try:
-        result = await transport.run(argv, timeout=COMMAND_TIMEOUT_S)
-    except TransportError:
-        return None
-    if not result.ok:
-        return None
-    first, _, rest = result.stdout.partition("\n")
-    try:
-        now_text, tz_text = first.split()
-        now = float(now_text)
-    except ValueError:
-        return None
-    tz = parse_offset(tz_text) or UTC
-    chunks = re.split(rf"(?m)^{re.escape(tag)} (-?\d+) .*\n", rest)
-    files = []
-    for i in range(1, len(chunks) - 1, 2):
-        count, body = int(chunks[i]), chunks[i + 1]
-        if count < 0:
-            continue
-        files.append(TailedFile(tuple(body.splitlines()), complete=count < lines))
-    return now, tz, files
-
-
-async def sample_baseline(
-    verifier: Verifier,
-    *,
-    journal: Journal | None = None,
-    deployment_id: int | None = None,
-    step: str = "backup",
-    lines: int = BASELINE_LINES,
-    window_s: float = BASELINE_WINDOW_S,
-    sample_s: float = BASELINE_SAMPLE_S,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> WatchBaseline:
-    """How the live (old) release behaves, for the watch to compare against. Call it during
-    BACKUP. Never raises for host trouble: what cannot be read is left out and said so.
-
-    Error rate: from the timestamps of the last ``lines`` lines of each log file (errors per
-    minute over up to ``window_s``); logs without timestamps are measured for ``sample_s``
-    instead. Restarts and memory: per pm2 process of the app, from one ``pm2 jlist``.
-    """
-    config, transport = verifier.config, verifier.transport
-    try:
-        snap = await verifier.snapshot()
-    except (Pm2Error, TransportError) as err:
-        baseline = WatchBaseline(detail=f"pm2 not readable: {one_line(err)}")
-        _journal_baseline(journal, verifier, deployment_id, step, baseline)
-        return baseline
-    mine = app_processes(snap.processes, config.app.name)
-    restarts = {p.pm_id: p.restarts for p in mine}
-    memory = {p.pm_id: p.memory_bytes for p in mine if p.status == "online" and p.memory_bytes}
-    paths = log_files(mine)
-    rate, source, detail = 0.0, "none", "no log files"
-    if paths:
-        tailed = await _tail_files(transport, paths, lines)
-        found = None
-        if tailed is not None:
-            now, tz, files = tailed
-            found = rate_from_timestamps(
-                files, config.logs.error_pattern, now, window_s=window_s, default_tz=tz
-            )
-        if found is not None:
-            rate, detail = found
-            source = "timestamps"
-        else:
-            counter = LogErrorCounter(transport, config.logs.error_pattern)
-            await counter.count(paths)
-            t0 = time.monotonic()
-            await sleep(sample_s)
-            errors = await counter.count(paths)
-            if errors is None:
-                detail = "logs not readable"
-            else:
-                span = max(sample_s, time.monotonic() - t0)
-                rate, source = errors * 60.0 / span, "sample"
-                detail = f"{errors} error line(s) in a {span:.0f} s sample"
-    baseline = WatchBaseline(rate, restarts, memory, source, detail)
-    _journal_baseline(journal, verifier, deployment_id, step, baseline)
-    return baseline
-
-
-def _journal_baseline(
-    journal: Journal | None,
-    verifier: Verifier,
-    deployment_id: int | None,
-    step: str,
-    baseline: WatchBaseline,
-) -> None:
-    if journal is None:
-        return
-    journal.record(
-        kind="check", host=_host(verifier), step=step, deployment_id=deployment_id,
-        message=f"watch {baseline.line()}" + (f"; {baseline.detail}" if baseline.detail else ""),
-        data={"watch_baseline": baseline.to_json()},
-    )  # fmt: skip
-
-
-def _host(verifier: Verifier) -> str:
-    host = getattr(verifier.transport, "host", None)
-    return str(getattr(host, "name", "") or "")
-
-
-# ----------------------------------------------------------------------------- the watch
-
-
 @dataclass
 class _Window:
     """What the watch accumulates: samples for the charts, latencies for the percentiles,
@@ -354,6 +107,14 @@ class _Window:
 
 
 class Watch:
+    """The watch of one deployment. ``run()`` it in a worker (``cancel()`` stops it); CONFIRM
+    may follow when ``confirm_unlocked``. For a Workflow, ``watch_for_workflow`` builds it.
+
+    With auto-rollback (``[policy] auto_rollback``) the first alarm calls ``rollback(reason)``,
+    journals why, and ends the watch. Without it an alarm is reported (callback and journal)
+    and sampling goes on to the end of the window: the operator decides (``roll_back``).
+    """
+
     def __init__(
         self,
         config: Config,
@@ -395,7 +156,7 @@ class Watch:
         # Restarts count from the watch's start (a reload itself counts as one in pm2): the
         # workflow's post-DEPLOY counts if given, else the first round's.
         self.restarts_baseline = dict(restarts_baseline) if restarts_baseline else None
-        self.host = _host(verifier)
+        self.host = host_name(verifier)
         self.counter = LogErrorCounter(verifier.transport, config.logs.error_pattern)
         self.window = _Window()
         self.alarms: list[Alarm] = []
@@ -523,7 +284,11 @@ class Watch:
             await self.sleep(min(next_at, end) - now)
 
     async def sample_once(self) -> WatchSample:
-        """One round: checks, numbers, journal event, rules, callbacks."""
+        """One round: the Verifier's checks (health, API status, error logs, processes,
+        memory), then the numbers the rules judge: error rate per minute, restarts since the
+        watch began, memory against the baseline and its trend, health latency p50/p95 over
+        the window. The round is a ``check`` event and each alarm an ``alarm`` event, numbers
+        in ``data``: the console and the timeline are views of those."""
         results = await self.verifier.run_all(restarts_baseline=self.restarts_baseline)
         elapsed = self.clock() - (self.started_at if self.started_at is not None else 0.0)
         restarts, memory = process_numbers(results)
@@ -679,19 +444,6 @@ def watch_outcome(journal: Journal, deployment_id: int) -> str | None:
 
 
 # ----------------------------------------------------------------------------- with the workflow
-
-
-async def baseline_for_workflow(workflow: Any, **kwargs: Any) -> WatchBaseline:
-    """Right after ``workflow.backup()`` (the old release is still live): sample the baseline,
-    journal it, and keep it in the deployment's data so a restarted console finds it."""
-    verifier = Verifier(workflow.config, workflow.transport)
-    dep_id = workflow.deployment_id
-    baseline = await sample_baseline(
-        verifier, journal=workflow.journal, deployment_id=dep_id, **kwargs
-    )
-    if dep_id is not None:
-        workflow.journal.update_deployment(dep_id, data={"watch_baseline": baseline.to_json()})
-    return baseline
 
 
 def watch_for_workflow(workflow: Any, **kwargs: Any) -> Watch:
