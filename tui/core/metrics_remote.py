@@ -1,34 +1,33 @@
-"""Host and process samples read from /proc by one long-lived remote bash loop.
+"""Host and process samples read from /proc by one long-lived remote bash loop, and the parser
+of what it prints.
 
-Spawning a process per sample (sleep, cat, pm2) is what costs on the target (RIG-NOTES: a
-builtins-only loop at 1 Hz costs ~0.03% of a core; one `pm2 jlist` costs ~0.13 s of CPU). So the
-loop below uses bash builtins only: ``read -r x < /proc/...`` to read files, and ``read -t`` on an
-idle pipe instead of ``sleep``. It spawns exactly one process outside of that: ``df``, every Nth
-sample. The pids to watch are its arguments; the caller restarts the loop when they change.
-It also prints the pm2 daemon's pid and its child pids (``/proc/GOD/task/GOD/children``): pm2
-starts, stops and restarts workers as the daemon's children, so a change there is the event that
-makes a fresh ``pm2 jlist`` worth its cost — no polling of jlist at 1 Hz needed to notice. And
-every child of the daemon is sampled too, so a new worker has figures before jlist names it and
-the loop need not be restarted when pids change.
-
-Output, one block per sample, each line tagged by its first word::
-
-    H <pagesize> <ncpu> <clk_tck>    once, first
-    T <uptime seconds>               /proc/uptime: the clock the jiffy deltas are divided by
-    C cpu <user> <nice> <system> <idle> <iowait> <irq> <softirq> <steal> ...
-    M MemTotal:<kB> MemAvailable:<kB> SwapTotal:<kB> SwapFree:<kB>
-    L <1m> <5m> <15m> <running/total> <last pid>
-    K <daemon pid> <child pids...>          the pm2 daemon and its children ("K" alone: none)
-    P <pid> <statm fields>|<stat line>      one per watched pid that exists
-    X <pid>                                 a watched pid that is gone
-    D< ... D>                               `df -Pk PATHS` output between the markers
-    E                                       end of the sample
+Rule: the loop spawns no process per sample, because spawning is what costs on the target (a
+builtins-only loop at 1 Hz costs about 0.03% of a core; one ``pm2 jlist`` about 0.13 s of CPU):
+bash builtins read /proc, ``read -t`` waits, and only ``df`` runs, every Nth sample.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Arguments: interval, df every N samples, PM2_HOME, the pids to watch, "--", the df paths.
+# Besides those pids it samples every child of the pm2 daemon (/proc/GOD/task/GOD/children):
+# pm2 starts and restarts workers as its children, so a new worker has figures before jlist names
+# it, the loop need not restart when pids change, and a change in the children is the event that
+# makes a fresh `pm2 jlist` worth its cost (no jlist polling at 1 Hz to notice).
+#
+# Output, one block per sample, each line tagged by its first word (SampleParser reads it):
+#     H <pagesize> <ncpu> <clk_tck>    once, first
+#     T <uptime seconds>               /proc/uptime: the clock the jiffy deltas are divided by
+#     C cpu <user> <nice> <system> <idle> <iowait> <irq> <softirq> <steal> ...
+#     M MemTotal:<kB> MemAvailable:<kB> SwapTotal:<kB> SwapFree:<kB>
+#     L <1m> <5m> <15m> <running/total> <last pid>
+#     K <daemon pid> <child pids...>          the pm2 daemon and its children ("K" alone: none)
+#     P <pid> <statm fields>|<stat line>      one per watched pid that exists
+#     X <pid>                                 a watched pid that is gone
+#     D< ... D>                               `df -Pk PATHS` output between the markers
+#     E                                       end of the sample
+#
 # The idle fd (3) is a pipe we hold both ends of: `read -t` on it never gets data and never
 # sees EOF, so it is a sleep without a process. stdin can't serve: locally it is /dev/null.
 SAMPLER_SCRIPT = r"""
