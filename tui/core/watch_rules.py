@@ -4,6 +4,18 @@ No I/O here (watch.py does it), so the rules are tested with plain numbers. The 
 are ``[policy.alarms]`` config keys (their defaults live in config_models.AlarmsConfig);
 ``AlarmRules.from_config(config)`` carries them and ``Watch`` builds one from its config unless
 given one.
+
+Two generations of rules live here. ``judge(sample, ...)`` is the first: thresholds on the
+latest sample (memory as a level, which a fresh Node heap trips). ``judge_series(series, ...)``
+judges the series recorded so far with statistics (watch_stats.py: a memory leak is a steady
+Theil-Sen slope after a warm-up, errors a Poisson excess, latency Mann-Whitney with the canary
+judge's tolerance) and answers ``no verdict`` when data is short. The engine calls it each
+round::
+
+    recorder.add(elapsed, memory_mb=..., errors=new_error_lines, latencies_ms=[...],
+                 restarts=sample.new_restarts, unhealthy=sample.unhealthy)
+    judgements = judge_series(recorder.series(), baseline, rules, now=elapsed)
+    for alarm in alarms_from(judgements, rule_state, sample.index): ...
 """
 
 from __future__ import annotations
@@ -15,8 +27,74 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from tui.core.config_models import AlarmsConfig, Config
+from tui.core.config_models import AlarmsConfig, CanaryConfig, Config
 from tui.core.verify_checks import HEALTH, MEMORY, PROCESSES, STATUS, CheckResult
+from tui.core.watch_stats import (
+    ALARM,
+    NO_VERDICT,
+    OK,
+    RULE_ERRORS,
+    RULE_HEALTH,
+    RULE_LATENCY,
+    RULE_MEMORY,
+    RULE_RESTARTS,
+    SERIES_RULES,
+    Judgement,
+    SeriesRecorder,
+    WatchSeries,
+    judge_errors,
+    judge_health,
+    judge_latency,
+    judge_memory,
+    judge_restarts,
+)
+
+__all__ = [
+    "ALARM",
+    "ERROR_RATE_FACTOR",
+    "ERROR_RATE_FLOOR",
+    "HEALTH_FAIL_STREAK",
+    "LATENCY_TOLERANCE_MS",
+    "LATENCY_TOLERANCE_PERCENT",
+    "MAX_NEW_RESTARTS",
+    "MEMORY_GROWTH",
+    "MEMORY_LEAK_MB_PER_MIN",
+    "MEMORY_WINDOW_S",
+    "MIB",
+    "NO_VERDICT",
+    "OK",
+    "RULES",
+    "RULE_ERRORS",
+    "RULE_HEALTH",
+    "RULE_LATENCY",
+    "RULE_MEMORY",
+    "RULE_RESTARTS",
+    "SERIES_RULES",
+    "WARMUP_S",
+    "Alarm",
+    "AlarmRules",
+    "Judgement",
+    "RuleState",
+    "SeriesRecorder",
+    "TailedFile",
+    "WatchBaseline",
+    "WatchSample",
+    "WatchSeries",
+    "alarms_from",
+    "by_name",
+    "errors_from_timestamps",
+    "judge",
+    "judge_series",
+    "latency_ms",
+    "line_time",
+    "new_restarts",
+    "parse_offset",
+    "percentile",
+    "process_numbers",
+    "rate_from_timestamps",
+    "slope_per_minute",
+    "unhealthy_parts",
+]
 
 # The defaults of [policy.alarms] (config_models.AlarmsConfig is where they are set):
 _DEFAULTS = AlarmsConfig()
@@ -31,8 +109,18 @@ ERROR_RATE_FLOOR = _DEFAULTS.error_rate_floor
 MAX_NEW_RESTARTS = _DEFAULTS.max_new_restarts
 # Alarm when mean memory per process grew by this fraction over the baseline (0.5 = +50%).
 MEMORY_GROWTH = _DEFAULTS.memory_growth
+# judge_series: never judge memory or latency this long after a (re)start (a fresh heap grows)...
+WARMUP_S = _DEFAULTS.warmup_s
+# ...a leak is a steady rise over this long...
+MEMORY_WINDOW_S = _DEFAULTS.memory_window_s
+# ...of more than this many MB per minute.
+MEMORY_LEAK_MB_PER_MIN = _DEFAULTS.memory_leak_mb_per_min
+# Latency is worse only when its p95 is this % AND this many ms worse (the canary judge's keys).
+_CANARY = CanaryConfig()
+LATENCY_TOLERANCE_PERCENT = _CANARY.latency_tolerance_percent
+LATENCY_TOLERANCE_MS = _CANARY.latency_tolerance_ms
 
-RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY = "health", "error_rate", "restarts", "memory"
+# The rules of judge(); judge_series adds RULE_LATENCY (SERIES_RULES).
 RULES = (RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY)
 
 MIB = 1024 * 1024
@@ -45,17 +133,30 @@ class AlarmRules:
     error_rate_floor: float = ERROR_RATE_FLOOR
     max_new_restarts: int = MAX_NEW_RESTARTS
     memory_growth: float = MEMORY_GROWTH
+    warmup_s: float = WARMUP_S
+    memory_window_s: float = MEMORY_WINDOW_S
+    memory_leak_mb_per_min: float = MEMORY_LEAK_MB_PER_MIN
+    latency_tolerance_percent: float = LATENCY_TOLERANCE_PERCENT
+    latency_tolerance_ms: float = LATENCY_TOLERANCE_MS
 
     @classmethod
     def from_config(cls, config: Config | AlarmsConfig) -> AlarmRules:
-        """The thresholds of ``[policy.alarms]`` (a whole Config, or its alarms table)."""
+        """The thresholds of ``[policy.alarms]`` (a whole Config, or its alarms table); the
+        latency tolerance is [canary]'s (one answer to "how much slower counts"), its default
+        when only the alarms table is given."""
         alarms = config.policy.alarms if isinstance(config, Config) else config
+        canary = config.canary if isinstance(config, Config) else _CANARY
         return cls(
             health_fail_streak=alarms.health_fail_streak,
             error_rate_factor=alarms.error_rate_factor,
             error_rate_floor=alarms.error_rate_floor,
             max_new_restarts=alarms.max_new_restarts,
             memory_growth=alarms.memory_growth,
+            warmup_s=alarms.warmup_s,
+            memory_window_s=alarms.memory_window_s,
+            memory_leak_mb_per_min=alarms.memory_leak_mb_per_min,
+            latency_tolerance_percent=canary.latency_tolerance_percent,
+            latency_tolerance_ms=canary.latency_tolerance_ms,
         )
 
     def error_threshold(self, baseline_per_minute: float) -> float:
@@ -71,6 +172,21 @@ class AlarmRules:
             f"memory per process +{self.memory_growth * 100:.0f}% vs baseline",
         ]  # fmt: skip
 
+    def describe_series(self) -> list[str]:
+        """judge_series' rules in words, one line each (for the watch's start event)."""
+        return [
+            f"health or API status fails {self.health_fail_streak} times in a row",
+            f"error rate over the last minute significantly above before (Poisson p < 0.01)"
+            f" and > max({self.error_rate_factor:g}x before, {self.error_rate_floor:g}/min)",
+            "any restart" if self.max_new_restarts == 0
+            else f"more than {self.max_new_restarts} restarts",
+            f"memory leak: a steady rise > {self.memory_leak_mb_per_min:g} MB/min over"
+            f" {self.memory_window_s:g} s (Theil-Sen) to > +{self.memory_growth * 100:.0f}%"
+            f" vs before, after a {self.warmup_s:g} s warm-up",
+            f"latency slower than before (Mann-Whitney p < 0.01) with p95 +"
+            f"{self.latency_tolerance_percent:g}% and +{self.latency_tolerance_ms:g} ms",
+        ]  # fmt: skip
+
 
 @dataclass(frozen=True)
 class WatchBaseline:
@@ -81,6 +197,10 @@ class WatchBaseline:
     memory_bytes: Mapping[int, int] = field(default_factory=dict)  # pm_id -> RSS of online ones
     source: str = "none"  # how the error rate was found: "timestamps" | "sample" | "none"
     detail: str = ""  # one line: what was sampled, or why nothing could be
+    # judge_series: how long the error rate was counted over (0 = unknown; taken as exact)...
+    error_window_s: float = 0.0
+    # ...and latencies of the old release, ms (health probes or requests; () = none)
+    latencies_ms: tuple[float, ...] = ()
 
     @property
     def mean_memory_bytes(self) -> float:
@@ -102,6 +222,8 @@ class WatchBaseline:
             "memory_bytes": {str(k): v for k, v in self.memory_bytes.items()},
             "source": self.source,
             "detail": self.detail,
+            "error_window_s": round(self.error_window_s, 3),
+            "latencies_ms": [round(v, 3) for v in self.latencies_ms],
         }
 
     @classmethod
@@ -115,16 +237,24 @@ class WatchBaseline:
             except (TypeError, ValueError):
                 return {}
 
+        def number(value: Any) -> float:
+            try:
+                return float(value or 0.0)
+            except (TypeError, ValueError):
+                return 0.0
+
         try:
-            rate = float(raw.get("errors_per_minute") or 0.0)
+            latencies = tuple(float(v) for v in raw.get("latencies_ms") or ())
         except (TypeError, ValueError):
-            rate = 0.0
+            latencies = ()
         return cls(
-            errors_per_minute=rate,
+            errors_per_minute=number(raw.get("errors_per_minute")),
             restarts=ints(raw.get("restarts")),
             memory_bytes=ints(raw.get("memory_bytes")),
             source=str(raw.get("source") or "none"),
             detail=str(raw.get("detail") or ""),
+            error_window_s=number(raw.get("error_window_s")),
+            latencies_ms=latencies,
         )
 
 
@@ -350,6 +480,52 @@ def judge(
     return alarms
 
 
+# ----------------------------------------------------------------------------- over the series
+
+
+def judge_series(
+    series: WatchSeries, baseline: WatchBaseline, rules: AlarmRules, now: float
+) -> list[Judgement]:
+    """Every rule's judgement of the series recorded so far, at ``now`` (seconds since the
+    release went live), in SERIES_RULES order. Pure and stateless: the engine keeps which rules
+    already alarmed (``alarms_from``)."""
+    base_rate = None if baseline.source == "none" else baseline.errors_per_minute
+    return [
+        judge_health(series.health, now=now, streak_limit=rules.health_fail_streak),
+        judge_errors(
+            series.errors, now=now, base_per_min=base_rate, base_window_s=baseline.error_window_s,
+            factor=rules.error_rate_factor, floor=rules.error_rate_floor,
+        ),
+        judge_restarts(series.restarts, now=now, limit=rules.max_new_restarts),
+        judge_memory(
+            series.memory_mb, now=now, baseline_mb=baseline.mean_memory_bytes / MIB,
+            growth=rules.memory_growth, leak_mb_per_min=rules.memory_leak_mb_per_min,
+            window_s=rules.memory_window_s, warmup_s=rules.warmup_s, started_s=series.started_s,
+        ),
+        judge_latency(
+            series.latencies_ms, baseline.latencies_ms, now=now,
+            tolerance_percent=rules.latency_tolerance_percent,
+            tolerance_ms=rules.latency_tolerance_ms, warmup_s=rules.warmup_s,
+            started_s=series.started_s,
+        ),
+    ]  # fmt: skip
+
+
+def alarms_from(
+    judgements: Iterable[Judgement], state: RuleState, sample_index: int
+) -> list[Alarm]:
+    """The judgements that alarm for the first time this watch, as Alarms (``state.fired``
+    remembers the rest: each rule alarms once per watch, as with ``judge``)."""
+    alarms = []
+    for j in judgements:
+        if j.alarm and j.rule not in state.fired:
+            state.fired.add(j.rule)
+            value = j.value if j.value is not None else 0.0
+            threshold = j.threshold if j.threshold is not None else 0.0
+            alarms.append(Alarm(j.rule, j.line, value, threshold, sample_index))
+    return alarms
+
+
 # ----------------------------------------------------------------------------- log timestamps
 
 # pm2's log_date_format prefix or the app's own ISO time at the start of a line.
@@ -408,6 +584,23 @@ def rate_from_timestamps(
     so the window starts no earlier than the newest of those cut-off points. None when no line
     has a timestamp (then the caller measures instead).
     """
+    found = errors_from_timestamps(files, pattern, now, window_s=window_s, default_tz=default_tz)
+    if found is None:
+        return None
+    errors, span, detail = found
+    return errors * 60.0 / span, detail
+
+
+def errors_from_timestamps(
+    files: Sequence[TailedFile],
+    pattern: str,
+    now: float,
+    *,
+    window_s: float = 600.0,
+    default_tz: timezone = UTC,
+) -> tuple[int, float, str] | None:
+    """``rate_from_timestamps``' count: (error lines, seconds they were counted over, detail);
+    the span is WatchBaseline.error_window_s, which judge_series' Poisson test needs."""
     regex = re.compile(pattern)
     start = now - window_s
     stamped: list[tuple[float, str]] = []
@@ -422,4 +615,4 @@ def rate_from_timestamps(
         return None
     span = max(60.0, now - start)
     errors = sum(1 for t, line in stamped if t >= start and regex.search(line))
-    return errors * 60.0 / span, f"{errors} error line(s) in the last {span / 60:.1f} min of logs"
+    return errors, span, f"{errors} error line(s) in the last {span / 60:.1f} min of logs"
