@@ -228,6 +228,12 @@ class LogsConfig:
     max_line_kb: int = opt(16, ge=1, le=1024)
     # How often the pm2 process list is re-read for new log files (scaled up, renamed).
     rediscover_s: float = opt(60.0, gt=0)
+    # "auto": a line that parses as a JSON object is a structured record (pino, winston,
+    # bunyan), judged by its level field and searched by its message; "text" / "json": always.
+    format: str = opt("auto", choices=("auto", "text", "json"))
+    level_key: str = opt("level", checks=("nonempty",))
+    message_keys: tuple[str, ...] = opt(("msg", "message"))
+    time_keys: tuple[str, ...] = opt(("time", "timestamp"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,10 +296,20 @@ class ChecklistConfig:
 class CanaryConfig:
     """[canary]: traffic shifting and the canary judge."""
 
+    # Must also end at 100 (a cross-check); each step is judged by core/judge.py.
     steps_percent: tuple[int, ...] = opt((1, 10, 100), ge=1, le=100, checks=("increasing",))
-    judge_seconds: int = opt(60, ge=1)
-    threshold: float = opt(3.0, gt=0)
+    judge_seconds: int = opt(60, ge=1)  # the window each step is judged over
+    min_requests: int = opt(100, ge=1)  # per side and window; fewer = "inconclusive"
+    max_wait_s: float = opt(300.0, gt=0)  # longest a step waits for enough requests
+    threshold: float = opt(70.0, ge=0, le=100)  # a step scoring under this fails (0-100)
+    latency_tolerance_percent: float = opt(20.0, ge=0)  # p95 worse by more than this %...
+    latency_tolerance_ms: float = opt(10.0, ge=0)  # ...and by more than this many ms
+    min_error_diff: float = opt(0.01, ge=0, le=1)  # 5xx rate difference that matters (0.01 = 1 pp)
+    upstream_file: str = opt(
+        "", checks=("abs_path_or_empty",), example="/etc/nginx/conf.d/shop_api_upstream.conf"
+    )  # on the host: the file with the upstream's weighted servers
     upstream: str = opt("", example="shop_api")
+    nginx_reload: tuple[str, ...] = cmd("nginx", "-s", "reload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +337,12 @@ class AlarmsConfig:
     error_rate_floor: float = opt(5.0, ge=0)  # ...and above this many errors/min
     max_new_restarts: int = opt(0, ge=0)  # restarts allowed since the watch began
     memory_growth: float = opt(0.5, gt=0)  # memory per process vs baseline (0.5 = +50%)
+    # A process is not judged for this long after it (re)started: a fresh Node heap grows.
+    warmup_s: float = opt(60.0, ge=0)
+    # A leak is a steady rise over at least this long (a Theil-Sen slope; watch_stats.py).
+    memory_window_s: float = opt(300.0, gt=0)
+    # ...of more than this (2 MB/min = 10 MB over the window, clear of GC noise).
+    memory_leak_mb_per_min: float = opt(2.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True)
