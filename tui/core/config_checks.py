@@ -149,7 +149,19 @@ CHECKS: dict[str, Check] = {
     "regex": _check_regex,
     "hhmm": _check_hhmm,
 }
-ARRAY_CHECKS: dict[str, Check] = {"increasing": _check_increasing}
+def _check_steps_to_100(
+    c: Reporter, f: dataclasses.Field[Any], v: tuple[Any, ...], path: KeyPath
+) -> Any:
+    # A canary that never reaches 100% never finishes: the last step is the full switch.
+    if v and v[-1] != 100:
+        return c.report(path, f"must end at 100, got {toml_repr(v)}", example_hint(f))
+    return v
+
+
+ARRAY_CHECKS: dict[str, Check] = {
+    "increasing": _check_increasing,
+    "ends_at_100": _check_steps_to_100,
+}
 
 
 # ---- checks across keys and sections ---------------------------------------------

@@ -297,7 +297,9 @@ class CanaryConfig:
     """[canary]: traffic shifting and the canary judge."""
 
     # Must also end at 100 (a cross-check); each step is judged by core/judge.py.
-    steps_percent: tuple[int, ...] = opt((1, 10, 100), ge=1, le=100, checks=("increasing",))
+    steps_percent: tuple[int, ...] = opt(
+        (1, 10, 100), ge=1, le=100, checks=("increasing", "ends_at_100")
+    )
     judge_seconds: int = opt(60, ge=1)  # the window each step is judged over
     min_requests: int = opt(100, ge=1)  # per side and window; fewer = "inconclusive"
     max_wait_s: float = opt(300.0, gt=0)  # longest a step waits for enough requests
