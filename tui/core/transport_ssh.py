@@ -38,6 +38,14 @@ from tui.core.ssh_target import (
     resolve,
     user_ssh_config,
 )
+from tui.core.transport_driver import (
+    CHUNK,
+    TERM_GRACE_S,
+    CommandStream,
+    ProcHandle,
+    StreamMethods,
+    collect_result,
+)
 from tui.core.transport_errors import (
     AuthError,
     ConnectionLostError,
@@ -49,14 +57,6 @@ from tui.core.transport_errors import (
     UnreachableError,
     describe_argv,
     one_line,
-)
-from tui.core.transport_local import (
-    CHUNK,
-    TERM_GRACE_S,
-    CommandStream,
-    ProcHandle,
-    StreamMethods,
-    collect_result,
 )
 
 # First reconnect attempt is immediate, then back off; the cap keeps one call bounded.
