@@ -14,7 +14,8 @@ from tui.app import ShipdeckApp
 from tui.context import AppContext
 from tui.core.log_buffer import ERROR
 from tui.core.logs import LogStore
-from widgets.logs_pane import LineFormatter, LogsPane, LogView, log_hub
+from widgets.log_view import LineFormatter, LogView
+from widgets.logs_pane import LogsPane, log_hub
 
 SIZE = (120, 40)
 
