@@ -29,18 +29,6 @@ class ChecklistDetailScreen(Screen[None]):
                 tooltip="Back to the checklist"),
     ]  # fmt: skip
 
-    DEFAULT_CSS = """
-    ChecklistDetailScreen #detail-head {
-        height: auto;
-        padding: 1 2;
-        background: $boost;
-    }
-    ChecklistDetailScreen #detail-output {
-        height: 1fr;
-        border: round $primary;
-    }
-    """
-
     def __init__(self, item: ChecklistItem, result: ItemResult | None, line: str) -> None:
         super().__init__(id="checklist-detail")
         self.item = item

@@ -40,26 +40,6 @@ ACTION_NAMES = frozenset({"restart_app", "rollback", "scale_down_1", "scale_up_n
 
 class EmergencyScreen(Screen[None]):
     COMMANDS = {BindingsProvider}
-    DEFAULT_CSS = """
-    EmergencyScreen #emergency-title {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-    }
-    EmergencyScreen #emergency-grid {
-        grid-size: 2 3;
-        grid-rows: 9 1fr 1fr;
-        height: 1fr;
-    }
-    EmergencyScreen #em-log-box {
-        column-span: 2;
-    }
-    EmergencyScreen #em-top, EmergencyScreen #em-disk, EmergencyScreen #em-steps {
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restart_app", "Restart app", id="emergency.restart",
                 tooltip="pm2 restart the whole app (asks to confirm)"),

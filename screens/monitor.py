@@ -80,29 +80,6 @@ _KEYS_PANEL_ONLY = frozenset({"delete", "save"})
 
 class MonitorScreen(Screen[None]):
     COMMANDS = {BindingsProvider}
-    # Here rather than in app.tcss so the screen stays one self-contained file (move on request).
-    DEFAULT_CSS = """
-    MonitorScreen #monitor-top {
-        height: auto;
-    }
-    MonitorScreen #monitor-status {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-    }
-    MonitorScreen #monitor-processes {
-        height: 10;
-    }
-    MonitorScreen #monitor-hosts {
-        height: 2;
-        padding: 0 1;
-        border-top: solid $primary 40%;
-    }
-    MonitorScreen #monitor-charts {
-        height: 1fr;
-    }
-    """
-
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
             Binding(key, name, desc, id=f"monitor.{name}", tooltip=tip,

@@ -15,6 +15,7 @@ from textual.widgets import Footer
 
 from screens.checklist_detail import ChecklistDetailScreen
 from tests.ui.conftest import FixedClock
+from tui.app import ShipdeckApp
 from tui.context import AppContext
 from tui.core.checklist import ItemState
 from tui.core.config import load_config
@@ -49,7 +50,10 @@ judge = "exit0"
 
 
 class PaneApp(App[None]):
-    """Just the pane (and a footer for its keys), so the snapshots show only what is ours."""
+    """Just the pane (and a footer for its keys), so the snapshots show only what is ours; with
+    the console's stylesheet (the detail screen's styles are there)."""
+
+    CSS_PATH = ShipdeckApp.CSS_PATH
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
