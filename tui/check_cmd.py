@@ -20,10 +20,9 @@ from tui.context import AppContext, CliError, open_context
 from tui.core.checklist_gate import GateDecision
 from tui.core.checklist_runner import ChecklistRunner
 from tui.core.checklist_state import current_deployment
+from tui.core.exit_codes import ExitCode
 from tui.core.journal import JournalError
-from tui.core.transport_errors import one_line
-
-EXIT_OPEN, EXIT_CLOSED, EXIT_USAGE = 0, 1, 2
+from tui.core.lines import one_line
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -65,9 +64,9 @@ def _runner(ctx: AppContext, args: argparse.Namespace) -> ChecklistRunner:
         dep = current_deployment(ctx.journal, ctx.config.app.name)
         dep_id = dep.id if dep else None
     elif ctx.journal.deployment(dep_id) is None:
-        raise CliError(f"no deployment {dep_id} in the journal {ctx.journal.path}", EXIT_USAGE)
+        raise CliError(f"no deployment {dep_id} in the journal {ctx.journal.path}", ExitCode.USAGE)
     if args.workdir and not os.path.isdir(args.workdir):
-        raise CliError(f"--workdir {args.workdir}: not a directory", EXIT_USAGE)
+        raise CliError(f"--workdir {args.workdir}: not a directory", ExitCode.USAGE)
     return ChecklistRunner(
         ctx.config, ctx.journal, ctx.pool, deployment_id=dep_id, workdir=args.workdir
     )
@@ -122,15 +121,15 @@ def run(args: argparse.Namespace) -> int:
         for item_id in args.sign:
             if item_id not in runner.by_id:
                 known = ", ".join(i.id for i in runner.items)
-                raise CliError(f"--sign {item_id}: no such item (items: {known})", EXIT_USAGE)
+                raise CliError(f"--sign {item_id}: no such item (items: {known})", ExitCode.USAGE)
             try:
                 runner.sign(item_id, note=args.note, link=args.link)
             except ValueError as err:
-                raise CliError(f"--sign {item_id}: {err}", EXIT_USAGE) from None
+                raise CliError(f"--sign {item_id}: {err}", ExitCode.USAGE) from None
         try:
             decision = asyncio.run(_check(runner, not args.no_run))
         except JournalError as err:
-            raise CliError(f"checklist not journaled: {one_line(err)}", EXIT_CLOSED) from None
+            raise CliError(f"checklist not journaled: {one_line(err)}", ExitCode.FAILED) from None
         try:
             _print(runner, decision, bool(args.json))
             sys.stdout.flush()
@@ -138,4 +137,4 @@ def run(args: argparse.Namespace) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         ctx.close()
-    return EXIT_OPEN if decision.open else EXIT_CLOSED
+    return ExitCode.OK if decision.open else ExitCode.FAILED

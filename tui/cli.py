@@ -15,15 +15,11 @@ from pathlib import Path
 
 from tui import __version__
 from tui.context import CliError
+from tui.core.exit_codes import ExitCode
 
 #: Modules that add subcommands. Each has `register(subparsers, add_common)` which adds its
 #: parser(s) and sets `func=run` where `run(args) -> int` returns the exit code.
 SUBCOMMAND_MODULES: list[str] = ["tui.verify_cmd", "tui.headless", "tui.check_cmd"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_LOCKED = 3
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
@@ -102,15 +98,15 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as err:
         for problem in err.problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     config, problems = check_config(path)
     if problems or config is None:
         for problem in problems:
             print(problem, file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     hosts = len(config.hosts)
     print(f"ok: {hosts} host{'s' if hosts != 1 else ''}, app {config.app.name}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
@@ -124,7 +120,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
         app.run()
     finally:
         ctx.close()
-    return app.return_code or EXIT_OK
+    return app.return_code or ExitCode.OK
 
 
 def _exit_on_hangup() -> None:
@@ -146,11 +142,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         config_path = demo.start()
     except DemoError as err:
         demo.stop()
-        raise CliError(str(err), EXIT_FAILED) from None
+        raise CliError(str(err), ExitCode.FAILED) from None
     try:
         if args.no_tui:
             print(f"demo config: {config_path}")
-            return EXIT_OK
+            return ExitCode.OK
         from tui.context import open_context
 
         ctx = open_context(str(config_path), str(demo.journal_path))
@@ -161,7 +157,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             app.run()
         finally:
             ctx.close()
-        return app.return_code or EXIT_OK
+        return app.return_code or ExitCode.OK
     finally:
         demo.stop()
 

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from tui.context import AppContext, CliError, open_context
 from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
+from tui.core.exit_codes import ExitCode
 from tui.core.journal import Deployment, Event
+from tui.core.lines import one_line
 from tui.core.lock import DeployLock, LockedError, is_stale
 from tui.core.notify import NotifyBridge
 from tui.core.pm2 import Pm2Error
@@ -33,7 +35,6 @@ from tui.core.workflow_steps import Commander
 if TYPE_CHECKING:
     from tui.core.watch import Watch, WatchSample
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # pm2 colours its output
 
 
@@ -164,7 +165,7 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
         raise CliError(f"{question.rstrip('?')}: needs --yes when not run from a terminal")
     answer = input(f"{question} [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
-        raise CliError("cancelled", EXIT_FAILED)
+        raise CliError("cancelled", ExitCode.FAILED)
 
 
 def _need_headless(args: argparse.Namespace, what: str) -> None:
@@ -205,11 +206,11 @@ def _with_context(
         except LockedError as err:
             printer.result("locked", str(err))
             print(f"shipdeck: {err}", file=sys.stderr)
-            return EXIT_LOCKED
+            return ExitCode.LOCKED
         except (WorkflowError, TransportError) as err:
             printer.result("failed", str(err))
             print(f"shipdeck: {err}", file=sys.stderr)
-            return EXIT_FAILED
+            return ExitCode.FAILED
         finally:
             await bridge.drain(ctx.config.notify.timeout_s)
             bridge.detach()
@@ -246,7 +247,7 @@ def run_deploy(args: argparse.Namespace) -> int:
                 waiting = [d for d in mark_interrupted(ctx.journal, app.name)
                            if d.state == "interrupted"]  # fmt: skip
                 if not waiting:
-                    raise CliError("no interrupted deployment to resume", EXIT_FAILED)
+                    raise CliError("no interrupted deployment to resume", ExitCode.FAILED)
                 _confirm(args, f"Resume deployment {waiting[0].id} of {app.name}?")
                 await wf.resume(waiting[0].id)
             if args.override_gate:
@@ -263,7 +264,7 @@ def run_deploy(args: argparse.Namespace) -> int:
             printer.result("refused", str(err))
             rolled = await wf.rollback("the pre-deploy gate refused DEPLOY")
             printer.result(rolled.state, rolled.message)
-            return EXIT_FAILED
+            return ExitCode.FAILED
         finally:
             await wf.close()
         return _report(printer, outcome)
@@ -285,7 +286,7 @@ def _report(printer: Printer, outcome: Outcome) -> int:
     printer.result(outcome.state, outcome.message)
     if not outcome.ok:
         print(f"shipdeck: {outcome.state}: {outcome.message}", file=sys.stderr)
-    return EXIT_OK if outcome.ok else EXIT_FAILED
+    return ExitCode.OK if outcome.ok else ExitCode.FAILED
 
 
 def run_rollback(args: argparse.Namespace) -> int:
@@ -324,11 +325,6 @@ def run_rollback(args: argparse.Namespace) -> int:
     return _with_context(args, body)
 
 
-def _reason(err: BaseException) -> str:
-    """One line saying why, never empty (an exception without a message gives its type)."""
-    return " ".join(str(err).split()) or type(err).__name__
-
-
 def _dep_line(d: Deployment) -> str:
     started = datetime.fromtimestamp(d.started_at).strftime("%Y-%m-%d %H:%M:%S")
     took = f" {d.ended_at - d.started_at:.0f}s" if d.ended_at else ""
@@ -350,18 +346,18 @@ def run_status(args: argparse.Namespace) -> int:
             "unfinished": [d.to_json() for d in unfinished],
             "recent": [d.to_json() for d in recent],
         }
-        code = EXIT_OK
+        code = ExitCode.OK
         try:
             report.update(await _remote_status(wf))
         except (TransportError, WorkflowError, Pm2Error, ValueError) as err:
-            report["error"] = _reason(err)
-            code = EXIT_FAILED
+            report["error"] = one_line(err)
+            code = ExitCode.FAILED
         if args.json:
             print(json.dumps(report, ensure_ascii=False, default=str))
         else:
             _print_status(report, unfinished, recent)
         sys.stdout.flush()  # the report first, then (on a shared pipe too) the reason
-        if code != EXIT_OK:
+        if code != ExitCode.OK:
             # The exit status alone says nothing: why it failed is one line on stderr, also
             # beside --json (whose report carries it as "error" too).
             print(f"shipdeck: status failed: {report['error']}", file=sys.stderr)
@@ -480,7 +476,7 @@ def run_history(args: argparse.Namespace) -> int:
         mark_interrupted(ctx.journal, ctx.config.app.name)
         for d in ctx.journal.deployments(ctx.config.app.name, limit=max(1, args.limit)):
             print(json.dumps(d.to_json(), ensure_ascii=False) if args.json else _dep_line(d))
-        return EXIT_OK
+        return ExitCode.OK
 
     return _with_context(args, body)
 
@@ -493,12 +489,12 @@ def run_unlock(args: argparse.Namespace) -> int:
         holder = await lock.read(cmd)
         if holder is None:
             print("shipdeck: no deploy lock is held")
-            return EXIT_OK
+            return ExitCode.OK
         stale = is_stale(holder, lock.stale_minutes)
         print(f"{holder.describe()}{' (stale)' if stale else ' (owner looks alive)'}")
         if not stale and not args.force:
             raise CliError("the lock's owner looks alive: add --force to break it anyway",
-                           EXIT_LOCKED)  # fmt: skip
+                           ExitCode.LOCKED)  # fmt: skip
         _confirm(args, f"Break the deploy lock of {ctx.config.app.name}?")
         await lock.break_(cmd, reason="shipdeck unlock")
         ctx.journal.audit(
@@ -506,6 +502,6 @@ def run_unlock(args: argparse.Namespace) -> int:
             detail=holder.describe(), deployment_id=holder.deployment_id,
         )  # fmt: skip
         print("shipdeck: lock broken")
-        return EXIT_OK
+        return ExitCode.OK
 
     return _with_context(args, body)

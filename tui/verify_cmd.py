@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tui.context import AppContext, CliError, open_context
+from tui.core.exit_codes import ExitCode
 from tui.core.health import CheckResult, Verifier, any_failed
 from tui.core.journal import JournalError
+from tui.core.lines import one_line
 from tui.core.transport import TransportError
-from tui.core.transport_errors import one_line
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(sub: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -77,7 +76,9 @@ def _hosts(ctx: AppContext, wanted: list[str] | None) -> list[str]:
     unknown = [n for n in wanted if n not in ctx.pool.names]
     if unknown:
         known = ", ".join(ctx.pool.names)
-        raise CliError(f"unknown host {unknown[0]!r} (hosts in the config: {known})", EXIT_USAGE)
+        raise CliError(
+            f"unknown host {unknown[0]!r} (hosts in the config: {known})", ExitCode.USAGE
+        )
     return list(dict.fromkeys(wanted))
 
 
@@ -136,4 +137,4 @@ def run(args: argparse.Namespace) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     finally:
         ctx.close()
-    return EXIT_FAILED if _failed(outcomes) else EXIT_OK
+    return ExitCode.FAILED if _failed(outcomes) else ExitCode.OK

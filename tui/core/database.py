@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui.core.config import Config, DatabaseConfig
+from tui.core.lines import last_line
 from tui.core.transport import Result, Transport, TransportError
-from tui.core.transport_errors import describe_argv, one_line
+from tui.core.transport_errors import describe_argv
 from tui.core.workflow_steps import WorkflowError
 
 # A scratch database name must fit PostgreSQL's 63-byte identifier limit.
@@ -108,8 +109,7 @@ def pgpass_escape(field: str) -> str:
 
 
 def _last_line(result: Result) -> str:
-    text = (result.stderr or result.stdout).strip().splitlines()
-    return one_line(text[-1]) if text else f"exit status {result.exit_status}"
+    return last_line(result, empty=f"exit status {result.exit_status}", limit=None)
 
 
 def _size_text(size: int) -> str:

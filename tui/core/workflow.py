@@ -51,6 +51,7 @@ from tui.core.config import Config
 from tui.core.hosts import HostPool
 from tui.core.inplace import InPlaceLayout
 from tui.core.journal import Deployment, Journal, local_identity
+from tui.core.lines import last_line, one_line
 from tui.core.lock import LOCK_NAME, DeployLock, LockedError, pid_alive
 from tui.core.pm2 import Pm2Error
 from tui.core.releases import ReleasesLayout, new_release_id
@@ -77,7 +78,6 @@ from tui.core.workflow_steps import (
     OutputHook,
     StepFailed,
     WorkflowError,
-    last_line,
     substitute,
 )
 from tui.core.workflow_verify import run_verify
@@ -348,7 +348,7 @@ class Workflow:
             # Expected failures (commands, transport, pm2) and bugs alike end as a journaled
             # step.fail, so the caller's failure handling (lock, markers, rollback) always runs.
             known = (WorkflowError, TransportError, Pm2Error, OSError, ValueError)
-            message = str(err) if isinstance(err, WorkflowError) else _one_line(err)
+            message = str(err) if isinstance(err, WorkflowError) else one_line(err)
             if not isinstance(err, known):
                 message = f"internal error ({type(err).__name__}): {message}"
             self._record(
@@ -793,7 +793,7 @@ class Workflow:
         try:
             result = await self.cmd.run(args, step=ROLLBACK, cwd=directory, timeout=timeout)
         except (WorkflowError, TransportError) as err:
-            problem = _one_line(err)
+            problem = one_line(err)
             self._record("note", ROLLBACK, f"down-migration failed: {problem}")
             return problem
         took = f"{result.duration:.1f}s"
@@ -866,7 +866,3 @@ class Workflow:
         return Outcome(
             True, "succeeded", f"deployed {last.from_version or '?'} -> {last.to_version or '?'}"
         )
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__

@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tui.core.journal import Journal
+from tui.core.lines import last_line, one_line
 from tui.core.transport import Result, Transport, TransportError
-from tui.core.transport_errors import describe_argv, one_line
+from tui.core.transport_errors import describe_argv
 
 BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM, ROLLBACK = (
     "backup", "build", "deploy", "verify", "confirm", "rollback",
@@ -71,14 +72,6 @@ def substitute(argv: Sequence[str], values: Mapping[str, str]) -> tuple[str, ...
             arg = arg.replace("{" + name + "}", value)
         out.append(arg)
     return tuple(out)
-
-
-def last_line(result: Result) -> str:
-    for text in (result.stderr, result.stdout):
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if lines:
-            return one_line(lines[-1])[:200]
-    return "no output"
 
 
 class Commander:
