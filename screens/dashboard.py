@@ -12,19 +12,19 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 
-from screens.step_keys import step_bindings
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
 from widgets.key_footer import KeyFooter
 from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
+from widgets.step_keys import step_bindings
 from widgets.timeline import Timeline
 from widgets.visibility import after_first_frame, seen_by_user
 
 if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first used
-    from screens.monitor_support import MonitorUpdated
     from tui.core.metrics_service import MonitorService
+    from tui.messages import MonitorUpdated
 
 W = TypeVar("W", bound=Widget)
 
@@ -107,8 +107,8 @@ class DashboardScreen(Screen[None]):
 
     def _service(self) -> MonitorService:
         if self.monitor is None:
-            from screens.monitor_support import MonitorUpdated
             from tui.core.metrics_service import MonitorService
+            from tui.messages import MonitorUpdated
 
             ctx = self.app.ctx  # type: ignore[attr-defined]
             self.monitor = MonitorService(ctx.pool, ctx.config, ctx.journal)

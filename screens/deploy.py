@@ -17,8 +17,6 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log
 
-from screens.step_keys import step_bindings
-from tui.context import AppContext
 from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Event
@@ -34,18 +32,18 @@ from tui.core.watch import (
 from tui.core.workflow import (
     GateClosed,
     OrderError,
-    Outcome,
     Workflow,
     WorkflowError,
     mark_interrupted,
 )
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
-from widgets.data_rollback_modal import DataRollback, DataRollbackModal
+from widgets.data_rollback_modal import DataRollbackModal, data_kwargs, rollback_with_data
 from widgets.host_bar import HostBar
 from widgets.key_footer import KeyFooter
 from widgets.reason_modal import ReasonModal
 from widgets.step_bar import StepBar
+from widgets.step_keys import step_bindings
 from widgets.timeline import Timeline
 from widgets.verify_panel import VerifyPanel, latest_verify_results
 from widgets.watch_panel import WatchPanel
@@ -438,28 +436,3 @@ class DeployScreen(Screen[None]):
         bar.say(outcome.message, error=not outcome.ok)
         self.refresh_steps()
 
-
-def data_kwargs(choice: DataRollback | None) -> dict[str, bool]:
-    """The operator's answer to the data question as ``Workflow.rollback`` options."""
-    return {
-        "restore_db": choice == DataRollback.RESTORE_DB,
-        "migrate_down": choice == DataRollback.MIGRATE_DOWN,
-    }
-
-
-async def rollback_with_data(
-    wf: Workflow, ctx: AppContext, reason: str, *, restore_db: bool = False,
-    migrate_down: bool = False,
-) -> Outcome:  # fmt: skip
-    """``wf.rollback`` with the operator's data choice (typed-name confirmed by the caller).
-
-    Restoring swaps in the restoring database hook for this one rollback; the workflow's own
-    hook (and so every automatic rollback) never touches data."""
-    default_hook = wf.database_rollback
-    if restore_db:
-        hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)
-        wf.database_rollback = hooks["database_rollback"]
-    try:
-        return await wf.rollback(reason, migrate_down=migrate_down)
-    finally:
-        wf.database_rollback = default_hook

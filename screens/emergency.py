@@ -21,15 +21,16 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
-from screens.monitor_support import MonitorUpdated, perform
-from screens.scale_prompt import ScalePrompt
-from screens.screen_commands import BindingsProvider
 from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
+from tui.messages import MonitorUpdated
 from widgets.confirm_modal import ConfirmModal
 from widgets.key_footer import KeyFooter
+from widgets.pm2_action import perform
 from widgets.process_table import ProcessTable
+from widgets.scale_prompt import ScalePrompt
+from widgets.screen_commands import BindingsProvider
 from widgets.visibility import seen_by_user
 
 #: Seconds between snapshots (df, free, top, tail: four short commands) while on screen.
@@ -223,8 +224,12 @@ class EmergencyScreen(Screen[None]):
         if not ok:
             self._step("roll back: cancelled")
             return
-        from screens.deploy import data_kwargs, rollback_with_data
-        from widgets.data_rollback_modal import DataRollback, DataRollbackModal
+        from widgets.data_rollback_modal import (
+            DataRollback,
+            DataRollbackModal,
+            data_kwargs,
+            rollback_with_data,
+        )
 
         # The same data question as the deploy screen's R: the code only, or the data too.
         modal = DataRollbackModal.for_config(cfg)

@@ -19,16 +19,17 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from screens.emergency import EmergencyScreen
-from screens.monitor_support import MonitorUpdated, perform
-from screens.process_detail import ProcessDetailScreen
-from screens.scale_prompt import ScalePrompt
-from screens.screen_commands import BindingsProvider
 from tui.core.metrics import HostSample
 from tui.core.metrics_service import HostView, MonitorService
 from tui.core.transport import TransportError
+from tui.messages import MonitorUpdated
 from widgets.host_chart import HistoryChart, Series, seen_by_user
 from widgets.key_footer import KeyFooter
+from widgets.pm2_action import perform
+from widgets.process_detail import ProcessDetailModal
 from widgets.process_table import ProcessTable, format_bytes
+from widgets.scale_prompt import ScalePrompt
+from widgets.screen_commands import BindingsProvider
 
 
 def host_line(view: HostView) -> str:
@@ -307,7 +308,7 @@ class MonitorScreen(Screen[None]):
             return
         host, proc = selected
         sample = self.service.views[host].samples.get(proc.pid)
-        self.app.push_screen(ProcessDetailScreen.for_process(host, proc, sample, self.clock()))
+        self.app.push_screen(ProcessDetailModal.for_process(host, proc, sample, self.clock()))
 
     @work(group="pm2-startup", exclusive=True, exit_on_error=False)
     async def action_startup(self) -> None:
@@ -324,7 +325,7 @@ class MonitorScreen(Screen[None]):
             ("then, as the app user", "pm2 save"),
             ("why", "pm2 resurrects the saved process list when the host boots"),
         ]
-        self.app.push_screen(ProcessDetailScreen("pm2 startup", rows))
+        self.app.push_screen(ProcessDetailModal("pm2 startup", rows))
 
     def action_refresh(self) -> None:
         self.service.refresh_soon()

@@ -13,11 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from screens.dashboard import DashboardScreen
-from screens.step_keys import is_steps_summary, steps_key_display
 from tui.context import AppContext
 from tui.core.hosts import HostState
 from tui.core.journal import Event
 from tui.messages import HostStateChanged, JournalEventPosted
+from widgets.step_keys import is_steps_summary, steps_key_display
 
 
 class ShipdeckApp(App[int]):

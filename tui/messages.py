@@ -20,3 +20,15 @@ class HostStateChanged(Message):
     def __init__(self, state: HostState) -> None:
         super().__init__()
         self.state = state
+
+
+class MonitorUpdated(Message):
+    """A host's view in the monitor service changed. Merged in the queue: only the newest per
+    host matters."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__()
+        self.host = host
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, MonitorUpdated) and message.host == self.host

@@ -159,7 +159,7 @@ async def test_deploy_screen_asks_after_the_typed_app_name(ui_ctx: AppContext) -
 async def test_emergency_rollback_asks_the_same_question(
     ui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import screens.deploy
+    import widgets.data_rollback_modal
 
     calls: list[dict[str, Any]] = []
 
@@ -167,7 +167,7 @@ async def test_emergency_rollback_asks_the_same_question(
         calls.append({"reason": reason, **kw})
         return Outcome(False, "rolled_back", "rolled back; database NOT migrated down: boom")
 
-    monkeypatch.setattr(screens.deploy, "rollback_with_data", fake_rollback)
+    monkeypatch.setattr(widgets.data_rollback_modal, "rollback_with_data", fake_rollback)
     app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_emergency(app, pilot)

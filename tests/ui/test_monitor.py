@@ -8,12 +8,12 @@ from collections.abc import Callable
 from textual.screen import Screen
 
 from screens.monitor import MonitorScreen
-from screens.process_detail import ProcessDetailScreen
 from tests.ui.monitor_fixtures import NOW, fixed_service
 from tui.app import ShipdeckApp
 from tui.context import AppContext
 from widgets.confirm_modal import ConfirmModal
 from widgets.host_chart import HistoryChart
+from widgets.process_detail import ProcessDetailModal
 from widgets.process_table import ProcessTable
 
 SIZE = (120, 40)
@@ -93,7 +93,7 @@ async def test_detail_shows_env_names_never_values(ui_ctx: AppContext) -> None:
         await open_monitor(app, pilot)
         await pilot.press("enter")
         detail = app.screen
-        assert isinstance(detail, ProcessDetailScreen)
+        assert isinstance(detail, ProcessDetailModal)
         rows = dict(detail.rows)
         assert rows["env (3 names)"] == "DB_PASSWORD, NODE_ENV, PORT"
         assert rows["error log"].endswith("demo-error-0.log")
@@ -197,7 +197,7 @@ async def test_command_palette_runs_the_same_actions(ui_ctx: AppContext) -> None
 
 
 async def test_read_only_palette_offers_no_actions(ui_ctx: AppContext) -> None:
-    from screens.screen_commands import BindingsProvider
+    from widgets.screen_commands import BindingsProvider
 
     app = quiet_app(ui_ctx, read_only=True)
     async with app.run_test(size=SIZE) as pilot:

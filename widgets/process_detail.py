@@ -58,19 +58,19 @@ def describe_rows(
     return rows
 
 
-class ProcessDetailScreen(ModalScreen[None]):
+class ProcessDetailModal(ModalScreen[None]):
     DEFAULT_CSS = """
-    ProcessDetailScreen {
+    ProcessDetailModal {
         align: center middle;
     }
-    ProcessDetailScreen > VerticalScroll {
+    ProcessDetailModal > VerticalScroll {
         width: 90%;
         height: 80%;
         border: thick $primary;
         background: $surface;
         padding: 0 1;
     }
-    ProcessDetailScreen #detail-title {
+    ProcessDetailModal #detail-title {
         text-style: bold;
         margin-bottom: 1;
     }
@@ -102,7 +102,7 @@ class ProcessDetailScreen(ModalScreen[None]):
     @classmethod
     def for_process(
         cls, host: str, proc: Pm2Process, sample: ProcSample | None, now: float
-    ) -> ProcessDetailScreen:
+    ) -> ProcessDetailModal:
         rows = describe_rows(host, proc, sample, now)
         return cls(f"{proc.name} #{proc.pm_id} on {host}", rows)
 

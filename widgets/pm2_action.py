@@ -1,4 +1,4 @@
-"""What the monitor and emergency screens share: the update message and the guarded pm2 action.
+"""The guarded pm2 action, shared by the monitor and emergency screens.
 
 ``perform`` is the one path from a key to a pm2 action: read-only check, the confirm modal when
 the action is destructive (typing the app name for stop/delete in production), the action itself
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.message import Message
 from textual.screen import Screen
 
 from tui.core.metrics_service import MonitorService
@@ -18,17 +17,6 @@ from tui.core.pm2 import describe_action
 from tui.core.transport import Result, TransportError
 from tui.core.transport_errors import describe_argv
 from widgets.confirm_modal import ConfirmModal
-
-
-class MonitorUpdated(Message):
-    """A host's view changed. Merged in the queue: only the newest per host matters."""
-
-    def __init__(self, host: str) -> None:
-        super().__init__()
-        self.host = host
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, MonitorUpdated) and message.host == self.host
 
 
 def needs_confirm(action: str, *, whole_app: bool, production: bool, count: Any = None) -> bool:

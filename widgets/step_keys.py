@@ -1,7 +1,7 @@
 """Keys 1-5 and R: the workflow's bindings, shared by the dashboard and the deploy screen.
 
-Kept apart from screens/deploy.py so the dashboard can show them without importing the
-workflow engine, the watch and httpx before the first frame.
+Here, not in screens/deploy.py: the dashboard shows them without importing the workflow engine,
+the watch and httpx before the first frame, and a screen never imports another screen.
 """
 
 from __future__ import annotations
