@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
@@ -12,7 +11,15 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
 
-from tui.messages import HostStateChanged, JournalEventPosted
+from tui.context import context_of
+from tui.messages import (
+    HostStateChanged,
+    JournalEventPosted,
+    MonitorUpdated,
+    OpenDeploy,
+    OpenEmergency,
+    OpenMonitor,
+)
 from widgets.checklist_pane import ChecklistPane
 from widgets.host_bar import HostBar
 from widgets.key_footer import KeyFooter
@@ -20,11 +27,10 @@ from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
 from widgets.step_keys import step_bindings
 from widgets.timeline import Timeline
-from widgets.visibility import after_first_frame, seen_by_user
+from widgets.visibility import seen_by_user
 
 if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first used
     from tui.core.metrics_service import MonitorService
-    from tui.messages import MonitorUpdated
 
 W = TypeVar("W", bound=Widget)
 
@@ -51,19 +57,17 @@ class DashboardScreen(Screen[None]):
                 tooltip="Emergency triage for the primary host"),
     ]  # fmt: skip
 
-    def __init__(self, poll_processes: bool = True) -> None:
+    def __init__(self) -> None:
         super().__init__(id="dashboard")
-        self.poll_processes = poll_processes
-        self.monitor: MonitorService | None = None
         self._monitor_stale: set[str] = set()
 
     def compose(self) -> ComposeResult:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         config = ctx.config
         yield HostBar(
             config.app.name,
             config.app.environment,
-            read_only=self.app.read_only,  # type: ignore[attr-defined]
+            read_only=ctx.read_only,
             id="host-bar",
         )
         # Each pane draws its own frame (.pane): no container around it to style, lay out and
@@ -80,22 +84,15 @@ class DashboardScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         bar = self.query_one(HostBar)
         for state in ctx.pool.states():
             bar.set_state(state)
         events = ctx.journal.events()[-TIMELINE_BACKLOG:]
         self.query_one(Timeline).add_events(events)
-        # The pm2 poll and the log followers start right after the first frame: their first
-        # steps (asyncssh's import, node discovery, psutil's first sample) ran synchronously
-        # before it otherwise. The panes look the same either way: empty until the first
-        # jlist / first lines arrive.
-        if self.poll_processes:
-            after_first_frame(self, self._start_services)
-
-    def _start_services(self) -> None:
-        self.poll_pm2()
-        self.query_one(LogsPane).follow_hosts()
+        # The pm2 poll and the log followers are the app's (ShipdeckApp starts them right after
+        # the first frame); the panes look the same either way: empty until the first jlist /
+        # first lines arrive.
 
     def on_journal_event_posted(self, message: JournalEventPosted) -> None:
         self.query_one(Timeline).add_events([message.event])
@@ -103,21 +100,12 @@ class DashboardScreen(Screen[None]):
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.query_one(HostBar).set_state(message.state)
 
-    # -- the monitor service: one /proc channel per host, jlist at the slow cadence --------------
+    # -- the monitor pane: the app's monitor service posts MonitorUpdated here -------------------
 
     def _service(self) -> MonitorService:
-        if self.monitor is None:
-            from tui.core.metrics_service import MonitorService
-            from tui.messages import MonitorUpdated
-
-            ctx = self.app.ctx  # type: ignore[attr-defined]
-            self.monitor = MonitorService(ctx.pool, ctx.config, ctx.journal)
-            self.monitor.add_listener(lambda host: self.post_message(MonitorUpdated(host)))
-        return self.monitor
-
-    @work(exclusive=True, group="pm2-poll", exit_on_error=False)
-    async def poll_pm2(self) -> None:
-        await self._service().run()
+        """The console's monitor service, made now if the app has not made it yet (what
+        bench/monitor.py opens the monitor screen with)."""
+        return context_of(self).monitor_service()
 
     def on_monitor_updated(self, message: MonitorUpdated) -> None:
         # Under another screen, a redraw here makes Textual repaint the WHOLE top screen (the
@@ -155,29 +143,25 @@ class DashboardScreen(Screen[None]):
         self._monitor_stale.clear()
 
     def _show_monitor_host(self, host: str) -> None:
-        view = self._service().views.get(host)
+        ctx = context_of(self)
+        view = ctx.monitor.views.get(host) if ctx.monitor is not None else None
         if view is None:
             return
-        self.query_one(ProcessTable).show_view(view, now=self.app.ctx.clock())  # type: ignore[attr-defined]
+        self.query_one(ProcessTable).show_view(view, now=ctx.clock())
 
-    # Keys 1-5 and R work from here too: they open the deploy screen and act there.
+    # Keys 1-5 and R work from here too: they open the deploy screen and act there. The app
+    # opens every other screen (a screen never imports another).
     def action_open_deploy(self) -> None:
-        self.app.show_deploy()  # type: ignore[attr-defined]
+        self.post_message(OpenDeploy())
 
     def action_step(self, step: str) -> None:
-        self.app.show_deploy(step)  # type: ignore[attr-defined]
+        self.post_message(OpenDeploy(step))
 
     def action_rollback(self) -> None:
-        self.app.show_deploy(rollback=True)  # type: ignore[attr-defined]
+        self.post_message(OpenDeploy(rollback=True))
 
     def action_open_monitor(self) -> None:
-        from screens.monitor import MonitorScreen  # charts and plotext load when first opened
-
-        self.app.push_screen(MonitorScreen(self._service(), clock=self.app.ctx.clock))  # type: ignore[attr-defined]
+        self.post_message(OpenMonitor())
 
     def action_open_emergency(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        from screens.emergency import EmergencyScreen
-
-        host = ctx.pool.primary.host.name
-        self.app.push_screen(EmergencyScreen(self._service(), host, clock=ctx.clock))
+        self.post_message(OpenEmergency())  # the primary host

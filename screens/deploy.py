@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log
 
+from tui.context import context_of
 from tui.core.checklist_gate import override_gate
 from tui.core.database import hooks_for
 from tui.core.journal import Event
@@ -73,11 +74,8 @@ class DeployScreen(Screen[None]):
     # -- layout --------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        yield HostBar(
-            ctx.config.app.name, ctx.config.app.environment,
-            read_only=self.app.read_only,  # type: ignore[attr-defined]
-        )  # fmt: skip
+        ctx = context_of(self)
+        yield HostBar(ctx.config.app.name, ctx.config.app.environment, read_only=ctx.read_only)
         yield StepBar(id="step-bar")
         with Vertical(id="verify-box", classes="pane") as box:
             box.border_title = "VERIFY results"
@@ -96,7 +94,7 @@ class DeployScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         bar = self.query_one(HostBar)
         for state in ctx.pool.states():
             bar.set_state(state)
@@ -105,13 +103,15 @@ class DeployScreen(Screen[None]):
 
     def _workflow(self) -> Workflow:
         if self.workflow is None:
-            ctx = self.app.ctx  # type: ignore[attr-defined]
+            ctx = context_of(self)
             # BACKUP dumps the database when [database] is enabled; a rollback restores data
             # only when the operator says so (see action_rollback).
             self.workflow = Workflow.from_context(
                 ctx, on_output=lambda host, line: self.post_message(CommandOutput(host, line)),
                 **hooks_for(ctx.config, ctx.pool, ctx.journal),
             )  # fmt: skip
+            # The console's one engine: the quit path and the emergency rollback use it too.
+            ctx.workflow = self.workflow
         return self.workflow
 
     # -- the journal is the truth --------------------------------------------------------------
@@ -124,7 +124,7 @@ class DeployScreen(Screen[None]):
             return wf.deployment_id
         if wf.last_deployment is not None:
             return wf.last_deployment.id
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         unfinished = self._interrupted()
         if unfinished is not None:
             return unfinished
@@ -132,14 +132,14 @@ class DeployScreen(Screen[None]):
         return latest[0].id if latest else None
 
     def _interrupted(self) -> int | None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         if self._workflow().deployment_id is not None:
             return None
         found = mark_interrupted(ctx.journal, ctx.config.app.name)
         return next((d.id for d in found if d.state == "interrupted"), None)
 
     def refresh_steps(self, verify: bool = True) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         dep_id = self._deployment_id()
         bar = self.query_one(StepBar)
         if dep_id is None:
@@ -160,7 +160,7 @@ class DeployScreen(Screen[None]):
             self._show_verify(dep_id)
 
     def _show_verify(self, dep_id: int) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         checks = ctx.journal.events(deployment_id=dep_id, kinds=["check"])
         box = self.query_one("#verify-box", Vertical)
         box.display = bool(latest_verify_results(checks))
@@ -190,7 +190,7 @@ class DeployScreen(Screen[None]):
     # -- actions -------------------------------------------------------------------------------
 
     def _refuse_if_read_only(self) -> bool:
-        if self.app.read_only:  # type: ignore[attr-defined]
+        if context_of(self).read_only:
             self.query_one(StepBar).say("read-only console: actions are disabled", error=True)
             return True
         return False
@@ -202,7 +202,7 @@ class DeployScreen(Screen[None]):
         if interrupted is not None:
             self._offer_resume(f"deployment #{interrupted} was interrupted")
             return
-        config = self.app.ctx.config  # type: ignore[attr-defined]
+        config = context_of(self).config
         if step == "deploy" and config.app.environment == "production":
             self.app.push_screen(
                 ConfirmModal(
@@ -220,7 +220,7 @@ class DeployScreen(Screen[None]):
         wf = self._workflow()
         bar = self.query_one(StepBar)
         bar.say(f"{step.upper()} running ...")
-        config = self.app.ctx.config  # type: ignore[attr-defined]
+        config = context_of(self).config
         try:
             if step == "backup":
                 await wf.backup(config.app.ref)
@@ -270,7 +270,7 @@ class DeployScreen(Screen[None]):
                               message=f"watch baseline not sampled: {err}")  # fmt: skip
 
     def _watch_minutes(self) -> float:
-        return float(self.app.ctx.config.policy.watch_minutes)  # type: ignore[attr-defined]
+        return float(context_of(self).config.policy.watch_minutes)
 
     def start_watch(self) -> None:
         if self._watch_minutes() <= 0:
@@ -365,7 +365,7 @@ class DeployScreen(Screen[None]):
         )
 
     def _offer_resume(self, why: str) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         unfinished = ctx.journal.unfinished_deployments(ctx.config.app.name)
         if not unfinished:
             self.query_one(StepBar).say(why, error=True)
@@ -395,7 +395,7 @@ class DeployScreen(Screen[None]):
     def action_rollback(self, reason: str = "operator rollback from the console") -> None:
         if self._refuse_if_read_only():
             return
-        config = self.app.ctx.config  # type: ignore[attr-defined]
+        config = context_of(self).config
         production = config.app.environment == "production"
         self.app.push_screen(
             ConfirmModal(
@@ -410,7 +410,7 @@ class DeployScreen(Screen[None]):
 
     def _ask_about_data(self, reason: str) -> None:
         """After the rollback confirm: the code only, or the data too (when there is a way)."""
-        modal = DataRollbackModal.for_config(self.app.ctx.config)  # type: ignore[attr-defined]
+        modal = DataRollbackModal.for_config(context_of(self).config)
         if modal is None:
             self.rollback(reason)
             return
@@ -422,7 +422,7 @@ class DeployScreen(Screen[None]):
         bar = self.query_one(StepBar)
         bar.say("ROLLBACK running ...")
         wf = self._workflow()
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = context_of(self)
         if self.watch is not None:
             self.watch.cancel()  # no samples of a release that is being taken away
         try:

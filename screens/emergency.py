@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -21,6 +21,7 @@ from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
+from tui.context import context_of
 from tui.core.metrics_service import MonitorService
 from tui.core.transport import TransportError
 from tui.core.triage import Incident, TriageSnapshot, take_snapshot
@@ -41,6 +42,7 @@ ACTION_NAMES = frozenset({"restart_app", "rollback", "scale_down_1", "scale_up_n
 
 class EmergencyScreen(Screen[None]):
     COMMANDS = {BindingsProvider}
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "restart_app", "Restart app", id="emergency.restart",
                 tooltip="pm2 restart the whole app (asks to confirm)"),
@@ -96,10 +98,10 @@ class EmergencyScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        app: Any = self.app
-        cfg = app.ctx.config
-        self.incident = Incident(app.ctx.journal, self.host, cfg.app.name)
-        ro = "  [b reverse magenta] READ-ONLY [/]" if getattr(app, "read_only", False) else ""
+        ctx = context_of(self)
+        cfg = ctx.config
+        self.incident = Incident(ctx.journal, self.host, cfg.app.name)
+        ro = "  [b reverse magenta] READ-ONLY [/]" if ctx.read_only else ""
         self.query_one("#emergency-title", Static).update(
             f"[b reverse red] EMERGENCY [/] {cfg.app.name} on [b]{self.host}[/b]"
             f" ({cfg.app.environment}){ro}"
@@ -149,8 +151,7 @@ class EmergencyScreen(Screen[None]):
 
     @work(exclusive=True, group="triage", exit_on_error=False)
     async def refresh_loop(self) -> None:
-        app: Any = self.app
-        name = app.ctx.config.app.name
+        name = context_of(self).config.app.name
         monitor = self.service.monitors[self.host]
         while True:
             self._kick.clear()
@@ -175,7 +176,7 @@ class EmergencyScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ACTION_NAMES and getattr(self.app, "read_only", False):
+        if action in ACTION_NAMES and context_of(self).read_only:
             return None
         return True
 
@@ -185,8 +186,7 @@ class EmergencyScreen(Screen[None]):
             self._render_steps()
 
     async def _act(self, label: str, action: str, *, count: int | str | None = None) -> None:
-        app: Any = self.app
-        name = app.ctx.config.app.name
+        name = context_of(self).config.app.name
         result = await perform(self, self.service, self.host, action, name, count=count)
         outcome = "cancelled" if result is None else ("ok" if result.ok else "failed")
         self._step(f"{label}: {outcome}", action=action, outcome=outcome)
@@ -208,8 +208,9 @@ class EmergencyScreen(Screen[None]):
 
     @work(group="emergency-action", exit_on_error=False)
     async def action_rollback(self) -> None:
-        app: Any = self.app
-        cfg = app.ctx.config
+        app = self.app
+        ctx = context_of(self)
+        cfg = ctx.config
         production = cfg.app.environment == "production"
         ok = await app.push_screen_wait(
             ConfirmModal(
@@ -242,10 +243,9 @@ class EmergencyScreen(Screen[None]):
             from tui.core.workflow import Workflow
 
             # The console's own deployment, when one is open: same engine, same lock.
-            workflow = app._open_workflow()
+            workflow = ctx.open_workflow()
             own = workflow is None
-            ctx = app.ctx
-            if own:
+            if workflow is None:
                 workflow = Workflow.from_context(
                     ctx, **hooks_for(ctx.config, ctx.pool, ctx.journal)
                 )
@@ -266,11 +266,11 @@ class EmergencyScreen(Screen[None]):
         self.service.refresh_soon()
 
     def action_notify_team(self) -> None:
-        app: Any = self.app
-        cfg = app.ctx.config
+        ctx = context_of(self)
+        cfg = ctx.config
         message = f"🚨 emergency on {self.host}: {cfg.app.name} ({cfg.app.environment})"
         # Webhooks arrive with the notify part; until then the journal is the record.
-        app.ctx.journal.record(
+        ctx.journal.record(
             host=self.host, step="incident", kind="note", message=f"notify team: {message}"
         )
         self._step("notified the team", channel="journal")

@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from tui.context import context_of
 from widgets.key_footer import KeyFooter
 from widgets.logs_pane import LogsPane
 
 
 class LogsScreen(Screen[None]):
-    """Installed by the dashboard's logs pane under the name ``logs``; kept while the app runs,
-    so its filters and search survive leaving and coming back."""
+    """The app's screen ``logs`` (ShipdeckApp.SCREENS): made the first time it is opened and
+    kept while the app runs, so its filters and search survive leaving and coming back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="logs.back",
@@ -27,12 +28,12 @@ class LogsScreen(Screen[None]):
                 tooltip="Copy the current search hit (or the last visible line) to the clipboard"),
     ]  # fmt: skip
 
-    def __init__(self, save_dir: Path | None = None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, save_dir: Path | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.save_dir = save_dir
 
     def compose(self) -> ComposeResult:
-        config = self.app.ctx.config  # type: ignore[attr-defined]
+        config = context_of(self).config
         yield LogsPane(max_lines=config.logs.buffer_lines, id="logs-full")
         yield KeyFooter(compact=True)
 
@@ -44,7 +45,7 @@ class LogsScreen(Screen[None]):
         return self.query_one(LogsPane)
 
     def action_save(self) -> None:
-        app_name = self.app.ctx.config.app.name  # type: ignore[attr-defined]
+        app_name = context_of(self).config.app.name
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = (self.save_dir or Path.cwd()) / f"shipdeck-logs-{app_name}-{stamp}.log"
         try:

@@ -1,8 +1,9 @@
 """The live monitor: the pm2 process table, host resources, charts, and the process actions.
 
-Data comes from the dashboard's ``MonitorService`` (one /proc channel per host, jlist at the slow
-cadence); this screen only renders it. Updates arrive as merged ``MonitorUpdated`` messages; while
-another screen is on top nothing is redrawn, and everything is caught up on resume.
+Data comes from the console's ``MonitorService`` (one /proc channel per host, jlist at the slow
+cadence; made and run by the app); this screen only renders it. Updates arrive as merged
+``MonitorUpdated`` messages; while another screen is on top nothing is redrawn, and everything
+is caught up on resume.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
-from screens.emergency import EmergencyScreen
+from tui.context import context_of
 from tui.core.metrics import HostSample
 from tui.core.metrics_service import HostView, MonitorService
 from tui.core.transport import TransportError
-from tui.messages import MonitorUpdated
+from tui.messages import MonitorUpdated, OpenEmergency
 from widgets.host_chart import HistoryChart, Series, seen_by_user
 from widgets.key_footer import KeyFooter
 from widgets.pm2_action import perform
@@ -208,26 +209,25 @@ class MonitorScreen(Screen[None]):
                 chart.show_history(view.history)
 
     def _render_status(self) -> None:
-        app: Any = self.app
         scope = "every instance of the app" if self.whole_app else "the selected process"
         table = self.query_one(ProcessTable)
         sort = table.sort_column or "-"
         text = f"actions act on: [b]{scope}[/b] (a to switch)   sort: {sort}"
-        if getattr(app, "read_only", False):
+        if context_of(self).read_only:
             text = "[b reverse magenta] READ-ONLY [/] actions are disabled   " + text
         self.query_one("#monitor-status", Static).update(text, layout=False)
 
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ACTION_NAMES and getattr(self.app, "read_only", False):
+        if action in ACTION_NAMES and context_of(self).read_only:
             return None  # shown, but disabled
         return True
 
     def _target(self) -> tuple[str, str | int] | None:
         table = self.query_one(ProcessTable)
         selected = table.selected()
-        app_name = self.app.ctx.config.app.name  # type: ignore[attr-defined]
+        app_name = context_of(self).config.app.name
         if selected is None:
             host = table.selected_host() or next(iter(self.service.views), "")
             return (host, app_name) if host else None
@@ -235,7 +235,7 @@ class MonitorScreen(Screen[None]):
         return host, (proc.name if self.whole_app else proc.pm_id)
 
     def _instances(self, host: str) -> int:
-        app_name = self.app.ctx.config.app.name  # type: ignore[attr-defined]
+        app_name = context_of(self).config.app.name
         view = self.service.views.get(host)
         return sum(1 for p in (view.processes if view else ()) if p.name == app_name)
 
@@ -247,7 +247,7 @@ class MonitorScreen(Screen[None]):
             return
         host, what = target
         if action == "scale":
-            app_name = self.app.ctx.config.app.name  # type: ignore[attr-defined]
+            app_name = context_of(self).config.app.name
             await perform(self, self.service, host, "scale", app_name, count=count)
         else:
             await perform(self, self.service, host, action, what, whole_app=self.whole_app)
@@ -333,7 +333,7 @@ class MonitorScreen(Screen[None]):
     def action_emergency(self) -> None:
         target = self._target()
         if target:
-            self.app.push_screen(EmergencyScreen(self.service, target[0], clock=self.clock))
+            self.post_message(OpenEmergency(target[0]))  # the app opens it
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 
+from tui.context import AppContext, find_context
 from tui.core.checklist import (
     CHECK_STEP,
     DEFAULT_ITEMS,
@@ -30,6 +31,7 @@ from tui.core.checklist import (
 from tui.core.checklist_gate import CHECKLIST_GATE, POLICY_GATE, GateDecision
 from tui.core.checklist_state import current_deployment, load_results, scope_for
 from tui.core.journal import Event
+from tui.messages import OpenChecklistDetail
 from widgets.visibility import after_first_frame
 
 if TYPE_CHECKING:  # the runner brings every check's code: made right after the first frame
@@ -88,8 +90,8 @@ class ChecklistPane(Tree[str]):
     # -- wiring ---------------------------------------------------------------------------------
 
     @property
-    def _ctx(self) -> Any:
-        return getattr(self.app, "ctx", None)
+    def _ctx(self) -> AppContext | None:
+        return find_context(self)
 
     def on_mount(self) -> None:
         ctx = self._ctx
@@ -98,7 +100,6 @@ class ChecklistPane(Tree[str]):
             return
         ctx.journal.add_listener(self._on_journal_event)
         self._listening = True
-        self._attach_notifications(ctx)
         # The first frame shows the items and what the journal recorded for them, read the way
         # the runner reads them (ChecklistRunner.reload); the runner itself, with the code of
         # every check, is made right after the first frame, or at once when a key needs it.
@@ -115,15 +116,6 @@ class ChecklistPane(Tree[str]):
             ctx.journal.remove_listener(self._on_journal_event)
             self._listening = False
 
-    def _attach_notifications(self, ctx: Any) -> None:
-        # The console's webhook bridge lives as long as the app; the pane is where the console
-        # first has a running loop and the config (the app shell is another engineer's file).
-        if "notify" in ctx.extra or not ctx.config.notify.webhooks:
-            return
-        from tui.core.notify import NotifyBridge
-
-        ctx.extra["notify"] = NotifyBridge.attach(ctx.config, ctx.journal)
-
     def _ensure_runner(self) -> ChecklistRunner | None:
         """The runner (None without a config): made now if the first frame has not made it."""
         if self.runner is None and self._ctx is not None:
@@ -134,11 +126,12 @@ class ChecklistPane(Tree[str]):
         from tui.core.checklist_runner import ChecklistRunner
 
         ctx = self._ctx
+        assert ctx is not None
         dep = current_deployment(ctx.journal, ctx.config.app.name)
         self.runner = ChecklistRunner(
             ctx.config, ctx.journal, ctx.pool, deployment_id=dep.id if dep else None,
-            workdir=ctx.extra.get("checklist_workdir"), console=True, on_update=self._on_update,
-            **({"clock": ctx.extra["checklist_clock"]} if "checklist_clock" in ctx.extra else {}),
+            workdir=ctx.checklist_workdir, console=True, on_update=self._on_update,
+            **({"clock": ctx.checklist_clock} if ctx.checklist_clock is not None else {}),
         )  # fmt: skip
         self.items = self.runner.items
 
@@ -247,7 +240,8 @@ class ChecklistPane(Tree[str]):
         return next((i for i in self.items if i.id == node.data), None)
 
     def _writable(self) -> bool:
-        if getattr(self.app, "read_only", False):
+        ctx = self._ctx
+        if ctx is not None and ctx.read_only:
             self.notify("read-only console: checks and sign-offs are disabled", severity="warning")
             return False
         if self._ensure_runner() is None:
@@ -302,12 +296,10 @@ class ChecklistPane(Tree[str]):
             if node is not None:
                 node.toggle()
             return
-        from screens.checklist_detail import ChecklistDetailScreen
-
         self._ensure_runner()
         result = self.runner.results.get(item.id) if self.runner else None
         line = self.runner.line(item.id) if self.runner else item.label
-        self.app.push_screen(ChecklistDetailScreen(item, result, line))
+        self.post_message(OpenChecklistDetail(item, result, line))  # the app opens the screen
 
     def action_override(self) -> None:
         if not self._writable():

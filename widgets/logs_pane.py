@@ -4,7 +4,7 @@ The store (tui.core.logs) calls the pane back once per ingested batch; the pane 
 calls into one message and renders at most every RENDER_INTERVAL, pulling the new lines from the
 ring buffer and handing them to the view in one write. Formatting and styling (error lines,
 search matches) happen only for lines that scroll into view (the view and its line formatter:
-widgets/log_view.py).
+widgets/log_view.py). In the console the store is the app's log hub's, which the app runs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -24,9 +24,10 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input
 
+from tui.context import find_context
 from tui.core.log_buffer import DEBUG, ERROR, HOST, MARK, PROCESS, TEXT, WARN, Line
 from tui.core.log_filter import LogFilter
-from tui.core.logs import LogHub, LogStore
+from tui.core.logs import LogStore
 from widgets.log_view import LineFormatter, LogView
 from widgets.visibility import after_first_frame
 
@@ -34,21 +35,6 @@ from widgets.visibility import after_first_frame
 RENDER_INTERVAL = 0.05
 
 _LEVEL_CYCLE = (DEBUG, WARN, ERROR)
-
-
-def log_hub(app: Any) -> LogHub:
-    """The app's one LogHub (store + followers), made on first use."""
-    ctx = app.ctx
-    hub = ctx.extra.get("logs")
-    if hub is None:
-        hub = ctx.extra["logs"] = LogHub(ctx.config, list(ctx.pool), journal=ctx.journal)
-    return hub
-
-
-def _make_logs_screen() -> Any:
-    from screens.logs import LogsScreen  # screens import widgets; not the other way round
-
-    return LogsScreen()
 
 
 class StatusLine(Widget):
@@ -164,49 +150,24 @@ class LogsPane(Vertical):
         return self.query_one(LogView)
 
     def on_mount(self) -> None:
+        # In the console: the app's log hub (one store for every view) and the redactor. On its
+        # own (benchmarks, tests), a store of its own unless one was given.
+        ctx = find_context(self)
         if self.store is None:
-            ctx = getattr(self.app, "ctx", None)
-            self.store = log_hub(self.app).store if ctx is not None else LogStore()
-        ctx = getattr(self.app, "ctx", None)
+            self.store = ctx.logs.store if ctx is not None and ctx.logs is not None else LogStore()
         if ctx is not None:
             self._formatter.redact = ctx.redactor
             if not self._host_names:
                 self._host_names = [h.name for h in ctx.config.hosts]
         self.store.add_listener(self._on_store_change)
         self.rebuild()
-        self._install_screen()
         after_first_frame(self, self._mount_prompt)
         # The error rate decays with time, not only with new lines.
         self.set_interval(1.0, self.update_status)
 
-    def _install_screen(self) -> None:
-        # The dashboard opens the full-screen view by name ("app.push_screen('logs')"), so the
-        # pane that is part of an app with a context makes sure the name exists.
-        if getattr(self.app, "ctx", None) is None or self.app.is_screen_installed("logs"):
-            return
-        # Installed as a factory: Textual builds the screen (and this imports its module) the
-        # first time it is asked for by name, not before the first frame.
-        self.app.install_screen(_make_logs_screen, "logs")  # type: ignore[arg-type]
-
     def on_unmount(self) -> None:
         if self.store is not None:
             self.store.remove_listener(self._on_store_change)
-
-    # ------------------------------------------------------------------ following the hosts
-
-    def follow_hosts(self) -> None:
-        """Start following every host's logs into the shared store (once per app)."""
-        hub = log_hub(self.app)
-        if not hub.running:
-            hub.running = True
-            self._follow(hub)
-
-    @work(group="logs-follow", exclusive=True, exit_on_error=False)
-    async def _follow(self, hub: LogHub) -> None:
-        try:
-            await hub.run()
-        finally:
-            hub.running = False
 
     def add_lines(self, lines: Iterable[str]) -> None:
         """Plain lines from shipdeck itself (e.g. command output), through the same store."""
@@ -561,8 +522,8 @@ class LogsPane(Vertical):
                     text.append(
                         ("  " if i else "") + f"{host} {rate}", style="bold red" if rate else ""
                     )
-        ctx = getattr(self.app, "ctx", None)
-        hub = ctx.extra.get("logs") if ctx is not None else None
+        ctx = find_context(self)
+        hub = ctx.logs if ctx is not None else None
         for host, follower in hub.followers.items() if hub is not None else ():
             if follower.note:
                 text.append(f"  {host}: {follower.note}", style="bold red")

@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.screen import Screen
 
+from tui.context import context_of
 from tui.core.metrics_service import MonitorService
 from tui.core.pm2 import describe_action
 from tui.core.transport import Result, TransportError
@@ -41,11 +42,12 @@ async def perform(
     whole_app: bool = True,
 ) -> Result | None:
     """Run one pm2 action after any confirmation; None if refused, cancelled or failed to run."""
-    app: Any = screen.app
-    if getattr(app, "read_only", False):
+    app = screen.app
+    ctx = context_of(screen)
+    if ctx.read_only:
         app.notify("read-only mode: actions are disabled", severity="warning")
         return None
-    cfg = app.ctx.config
+    cfg = ctx.config
     production = cfg.app.environment == "production"
     backend = service.backend(host)
     args = [str(target)] if action != "scale" else [str(target), str(count)]

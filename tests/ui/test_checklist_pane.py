@@ -51,14 +51,13 @@ judge = "exit0"
 
 class PaneApp(App[None]):
     """Just the pane (and a footer for its keys), so the snapshots show only what is ours; with
-    the console's stylesheet (the detail screen's styles are there)."""
+    the console's stylesheet and its way of opening an item's detail (ShipdeckApp's)."""
 
     CSS_PATH = ShipdeckApp.CSS_PATH
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self.read_only = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checklist-box") as box:
@@ -69,6 +68,8 @@ class PaneApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one(ChecklistPane).focus()
+
+    on_open_checklist_detail = ShipdeckApp.on_open_checklist_detail
 
 
 @pytest.fixture
@@ -87,10 +88,8 @@ def ctx(tmp_path: Path) -> Iterator[AppContext]:
     journal.local_user, journal.jump_host = "ops", "jump1"  # stable across machines
     pool = HostPool(config, journal)
     context = AppContext(config=config, journal=journal, pool=pool,
-                         redactor=Redactor.from_config(config))  # fmt: skip
-    context.extra["checklist_workdir"] = str(project)
-    context.extra["checklist_clock"] = lambda: THURSDAY_10AM
-    context.extra["root"] = root
+                         redactor=Redactor.from_config(config), checklist_workdir=str(project),
+                         checklist_clock=lambda: THURSDAY_10AM)  # fmt: skip
     yield context
     (root / "release").touch()  # let a still-running smoke check end
     context.close()
@@ -141,7 +140,7 @@ async def test_run_all_then_the_last_check_finishes(ctx: AppContext) -> None:
         assert pane.runner.results["console_log"].summary == "src/cart.js:2"
         assert state(pane, "typescript") == ItemState.SKIPPED
         assert state(pane, "monitoring") == ItemState.PASS  # the console itself
-        (ctx.extra["root"] / "release").touch()
+        (Path(ctx.config.app.root) / "release").touch()
         await wait_for(lambda: state(pane, "smoke") == ItemState.PASS, pilot)
         # Journaled: a fresh runner (a restarted console) sees the same.
         from tui.core.checklist_runner import ChecklistRunner
@@ -244,8 +243,8 @@ def test_snapshot_override_modal(snap_compare, ctx: AppContext) -> None:
 
 
 async def test_read_only_console_runs_and_signs_nothing(ctx: AppContext) -> None:
+    ctx.read_only = True
     app = PaneApp(ctx)
-    app.read_only = True
     async with app.run_test(size=SIZE) as pilot:
         pane = app.query_one(ChecklistPane)
         await wait_for(lambda: pane.decision is not None, pilot)

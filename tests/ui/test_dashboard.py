@@ -171,3 +171,20 @@ async def test_footer_recomposes_only_when_its_keys_change(ui_ctx: AppContext) -
         app.screen.query_one(ProcessTable).focus()  # other keys: rebuilt
         await wait_for(lambda: "Sign off" not in footer_text(app), pilot)
         assert "d Deploy" in footer_text(app)
+
+
+async def test_enter_on_a_checklist_item_opens_its_detail(ui_ctx: AppContext) -> None:
+    # The pane asks, the app opens the screen (a widget never imports a screen).
+    from screens.checklist_detail import ChecklistDetailScreen
+
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.screen.query_one(ChecklistPane)
+        pane.focus()
+        pane.cursor_line = 1  # the first item of the first section
+        item = pane.cursor_node.data if pane.cursor_node else None
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, ChecklistDetailScreen), pilot)
+        assert app.screen.item.id == item  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(lambda: app.screen is app.dashboard, pilot)

@@ -15,7 +15,7 @@ from tui.context import AppContext
 from tui.core.log_buffer import ERROR
 from tui.core.logs import LogStore
 from widgets.log_view import LineFormatter, LogView
-from widgets.logs_pane import LogsPane, log_hub
+from widgets.logs_pane import LogsPane
 
 SIZE = (120, 40)
 
@@ -49,7 +49,7 @@ async def open_logs(app: ShipdeckApp, pilot) -> LogsPane:
 
 
 def fixed_store(app: ShipdeckApp) -> LogStore:
-    store = log_hub(app).store
+    store = app.ctx.log_hub().store
     store.clock = lambda: T0 + 60  # the error-rate window ends here
     return store
 
@@ -264,7 +264,7 @@ async def test_dashboard_starts_following_and_says_why_nothing_comes(ui_ctx: App
     app = ShipdeckApp(ui_ctx)
     async with app.run_test(size=SIZE) as pilot:
         pane = app.screen.query_one(LogsPane)
-        hub = log_hub(app)
+        hub = app.ctx.log_hub()
         await wait_for(lambda: hub.followers["local"].state == "interrupted", pilot)
         assert hub.running
         await wait_for(lambda: "local: pm2 not installed" in pane.status_text().plain, pilot)
