@@ -269,12 +269,17 @@ class EmergencyScreen(Screen[None]):
         ctx = context_of(self)
         cfg = ctx.config
         message = f"🚨 emergency on {self.host}: {cfg.app.name} ({cfg.app.environment})"
-        # Webhooks arrive with the notify part; until then the journal is the record.
+        # The journal is the record; the app's notification bridge sends this note to every
+        # configured webhook (and journals each delivery).
         ctx.journal.record(
             host=self.host, step="incident", kind="note", message=f"notify team: {message}"
         )
-        self._step("notified the team", channel="journal")
-        self.notify("recorded: team notified (webhooks not configured yet)")
+        webhooks = len(cfg.notify.webhooks)
+        self._step("notified the team", channel="webhooks" if webhooks else "journal")
+        if webhooks:
+            self.notify(f"recorded: team notified (configured webhooks: {webhooks})")
+        else:
+            self.notify("recorded in the journal: no webhooks configured")
 
     def action_refresh(self) -> None:
         self._kick.set()

@@ -17,6 +17,7 @@ import pytest
 
 from tests.ui.conftest import CONFIG, FixedClock
 from tests.ui.test_dashboard import SIZE, wait_for
+from tests.ui.test_emergency import open_emergency
 from tui.app import ShipdeckApp
 from tui.context import AppContext
 from tui.core.config import load_config
@@ -99,6 +100,30 @@ async def test_quit_delivers_a_notification_still_on_its_way(hook_ctx: AppContex
     [delivery] = deliveries(hook_ctx)
     assert delivery["delivered"] and delivery["status"] == 200
     assert hook_ctx.notify is None  # drained and detached
+
+
+async def test_emergency_notify_says_where_it_went(hook_ctx: AppContext, hook: Hook) -> None:
+    app = ShipdeckApp(hook_ctx, connect_on_start=False, poll_processes=False)
+    said: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await open_emergency(app, pilot)
+        app.notify = lambda message, **kw: said.append(message)  # type: ignore[method-assign,assignment]
+        await pilot.press("n")
+        await wait_for(lambda: bool(deliveries(hook_ctx)), pilot)
+    assert said == ["recorded: team notified (configured webhooks: 1)"]
+    assert hook.bodies[0]["text"].startswith("[demo production] emergency action: 🚨 emergency")
+
+
+async def test_emergency_notify_without_webhooks_says_so(ui_ctx: AppContext) -> None:
+    app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
+    said: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await open_emergency(app, pilot)
+        app.notify = lambda message, **kw: said.append(message)  # type: ignore[method-assign,assignment]
+        await pilot.press("n")
+        await pilot.pause()
+    assert said == ["recorded in the journal: no webhooks configured"]
+    assert ui_ctx.notify is None
 
 
 async def test_the_app_makes_the_services_and_the_panes_read_them(ui_ctx: AppContext) -> None:
