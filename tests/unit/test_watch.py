@@ -13,6 +13,8 @@ import pytest
 from tui.core.config import Config, HostConfig, load_config
 from tui.core.health import Pm2Snapshot
 from tui.core.journal import Journal
+from tui.core.log_buffer import ERROR as ERROR_LEVEL
+from tui.core.log_buffer import INFO as INFO_LEVEL
 from tui.core.pm2 import Pm2Error, parse_jlist
 from tui.core.transport import LocalTransport
 from tui.core.verify_checks import FAIL, INFO, PASS, CheckResult
@@ -109,7 +111,7 @@ BASE = WatchBaseline(errors_per_minute=0.0, restarts={0: 0, 1: 0}, memory_bytes=
 
 
 def make_watch(config, journal, verifier, clock, **kw: Any) -> Watch:
-    kw.setdefault("error_rate_source", lambda: 0.0)
+    kw.setdefault("error_count_source", lambda: 0)
     return Watch(config, verifier, journal, deployment_id=None, baseline=BASE, clock=clock,
                  sleep=clock.sleep, **kw)  # fmt: skip
 
@@ -156,7 +158,7 @@ async def test_failing_mid_watch_alarms_and_keeps_watching_without_auto_rollback
     assert verifier.rounds == 7  # the operator decides; the numbers keep coming
     alarm_events = journal.events(kinds=["alarm"])
     assert len(alarm_events) == 1 and alarm_events[0].data["rule"] == "health"
-    assert alarm_events[0].message.startswith("ALARM: unhealthy 2 times in a row")
+    assert alarm_events[0].message.startswith("ALARM: unhealthy 2 times in a row: Health Check")
 
 
 async def test_auto_rollback_calls_the_rollback_and_says_why(config, journal) -> None:
@@ -170,7 +172,9 @@ async def test_auto_rollback_calls_the_rollback_and_says_why(config, journal) ->
     watch = make_watch(config, journal, verifier, clock, rollback=rollback, auto_rollback=True)
     result = await watch.run()
     assert result.state == ALARMED and result.rolled_back and verifier.rounds == 2
-    assert called == ["watch alarm: 2 process restart(s) since the watch began"]
+    assert called == [
+        "watch alarm: 2 process restart(s) since the watch began (any restart alarms)"
+    ]
     # The first round's counts were the restart baseline (none given).
     assert verifier.baselines[1] == {0: 0, 1: 0}
     actions = journal.events(kinds=["action"])
@@ -182,7 +186,7 @@ async def test_auto_rollback_calls_the_rollback_and_says_why(config, journal) ->
 
 async def test_a_failing_rollback_is_reported_not_raised(config, journal) -> None:
     clock = Clock()
-    verifier = ScriptedVerifier(config, lambda n: results(memory_mb=80))
+    verifier = ScriptedVerifier(config, lambda n: results(restarts=0 if n < 3 else 1))
 
     async def rollback(reason: str) -> None:
         raise RuntimeError("no previous good release\nto roll back to")
@@ -191,18 +195,41 @@ async def test_a_failing_rollback_is_reported_not_raised(config, journal) -> Non
     result = await watch.run()
     assert result.state == ALARMED and not result.rolled_back
     assert result.rollback_error == "no previous good release to roll back to"
-    assert [a.rule for a in result.alarms] == ["memory"]
+    assert [a.rule for a in result.alarms] == ["restarts"]
     assert journal.events(kinds=["alarm"])[-1].message.startswith("watch: rollback failed")
+
+
+async def test_a_fresh_heap_above_the_old_level_is_not_an_alarm(config, journal) -> None:
+    """The first-generation rule rolled back a healthy release whose fresh heap sat 60% above
+    the old one: the series rule wants a steady rise over its window, so a level alone never
+    alarms (and within a minute the memory rule says no verdict: warm-up)."""
+    clock = Clock()
+    verifier = ScriptedVerifier(config, lambda n: results(memory_mb=80))
+    watch = make_watch(config, journal, verifier, clock)
+    result = await watch.run()
+    assert result.state == CLEAN, result.message
+    memory = [j for j in watch.judgements if j.rule == "memory"]
+    assert memory[0].verdict == "no verdict" and "of 300 s after the warm-up" in memory[0].line
+    last = journal.events(kinds=["check"])[-1]
+    rules = {j["rule"]: j for j in last.data["judgements"]}
+    assert set(rules) == {"health", "error_rate", "restarts", "memory", "latency"}
+    assert rules["memory"]["verdict"] == "no verdict" and rules["memory"]["statistic"]
+    assert rules["latency"]["verdict"] == "no verdict"  # no latencies before DEPLOY in BASE
 
 
 async def test_error_rate_against_the_baseline_from_the_source(config, journal) -> None:
     clock = Clock()
-    rates = iter([0.0, 2.0, 7.0, 7.0, 0.0, 0.0, 0.0])
+    counts = iter([0, 2, 7, 7, 0, 0, 0])
     verifier = ScriptedVerifier(config, lambda n: results())
-    watch = make_watch(config, journal, verifier, clock, error_rate_source=lambda: next(rates))
+    watch = make_watch(config, journal, verifier, clock, error_count_source=lambda: next(counts))
     result = await watch.run()
     assert [a.rule for a in result.alarms] == ["error_rate"]
-    assert result.alarms[0].sample_index == 3 and result.alarms[0].threshold == 5.0
+    # 16 lines in the first 30 s (the least exposure the Poisson test judges): 32/min > 5/min.
+    alarm = result.alarms[0]
+    assert alarm.sample_index == 4 and alarm.threshold == 5.0 and alarm.value == 32.0
+    assert "Poisson" in alarm.cause and "significant and over the limit" in alarm.cause
+    # The sample line still shows errors in the last minute.
+    assert [s.errors_per_minute for s in watch.samples][:4] == [0.0, 2.0, 9.0, 16.0]
 
 
 async def test_cancel_ends_the_watch_as_cancelled(config, journal) -> None:
@@ -214,7 +241,7 @@ async def test_cancel_ends_the_watch_as_cancelled(config, journal) -> None:
         await gate.wait()
 
     watch = Watch(config, verifier, journal, deployment_id=None, baseline=BASE, clock=clock,
-                  sleep=slow_sleep, error_rate_source=lambda: 0.0)  # fmt: skip
+                  sleep=slow_sleep, error_count_source=lambda: 0)  # fmt: skip
     task = asyncio.create_task(watch.run())
     async with asyncio.timeout(5):
         while verifier.rounds < 1:
@@ -243,7 +270,7 @@ async def test_operator_rollback_from_the_banner_stops_the_running_watch(config,
 
     dep = journal.start_deployment("demo", "main")
     watch = Watch(config, verifier, journal, deployment_id=dep.id, baseline=BASE, clock=clock,
-                  sleep=slow_sleep, error_rate_source=lambda: 0.0, rollback=rollback)  # fmt: skip
+                  sleep=slow_sleep, error_count_source=lambda: 0, rollback=rollback)  # fmt: skip
     task = asyncio.create_task(watch.run())
     async with asyncio.timeout(5):
         while not watch.alarms:
@@ -313,6 +340,10 @@ class SnapshotVerifier:
             raise Pm2Error("pm2 not running")
         return Pm2Snapshot(tuple(parse_jlist(self.text)), {})
 
+    async def check_health(self) -> CheckResult:
+        self.probes = getattr(self, "probes", 0) + 1
+        return CheckResult("Health Check", PASS, "", {"latency_ms": 10.0 + self.probes})
+
 
 async def test_baseline_from_log_timestamps(config, journal, tmp_path: Path) -> None:
     import time
@@ -323,9 +354,15 @@ async def test_baseline_from_log_timestamps(config, journal, tmp_path: Path) -> 
     out.write_text(f"{stamp} INFO GET / 200\n")
     err.write_text(f"{stamp} ERROR boom\n" * 20)
     base = await sample_baseline(SnapshotVerifier(config, out, err), journal=journal,
-                                 deployment_id=None)  # fmt: skip
+                                 deployment_id=None, probe_gap_s=0)  # fmt: skip
     assert base.source == "timestamps" and base.errors_per_minute == 2.0  # 20 over 10 min
+    assert base.error_window_s == 600.0  # what the Poisson test weighs the 20 lines by
     assert base.restarts == {0: 4} and base.memory_bytes == {0: 50 * MB}
+    # 30 health probes after the first (which may open the SSH forward): 12, 13, ... 41 ms.
+    assert base.latencies_ms == tuple(float(v) for v in range(12, 42))
+    # The old release's log templates, for the drift judgement (INFO on out, ERROR on err).
+    templates = {t[2]: (t[1], t[3]) for t in base.templates["templates"]}
+    assert templates == {"GET / <NUM>": (INFO_LEVEL, 1), "boom": (ERROR_LEVEL, 20)}
     event = journal.events()[-1]
     assert event.kind == "check" and event.step == "backup"
     assert event.data["watch_baseline"]["errors_per_minute"] == 2.0
@@ -340,9 +377,11 @@ async def test_baseline_measures_when_logs_have_no_timestamps(config, tmp_path: 
         with err.open("a") as f:
             f.write("Error: new one\nError: new two\n")
 
-    base = await sample_baseline(SnapshotVerifier(config, out, err), sample_s=30, sleep=sleep)
+    base = await sample_baseline(SnapshotVerifier(config, out, err), sample_s=30, sleep=sleep,
+                                 probe_gap_s=0)  # fmt: skip
     assert base.source == "sample" and base.errors_per_minute == 4.0  # 2 in 30 s
-    broken = await sample_baseline(SnapshotVerifier(config, out, err, fail=True))
+    assert base.error_window_s == 30.0
+    broken = await sample_baseline(SnapshotVerifier(config, out, err, fail=True), probe_gap_s=0)
     assert broken.source == "none" and "pm2 not running" in broken.detail
 
 
@@ -428,7 +467,7 @@ async def test_confirm_gate_from_the_journal(config, journal) -> None:
     clock = Clock()
     watch = Watch(config, ScriptedVerifier(config, lambda n: results(healthy=False)), journal,
                   deployment_id=dep.id, baseline=BASE, clock=clock, sleep=clock.sleep,
-                  error_rate_source=lambda: 0.0)  # fmt: skip
+                  error_count_source=lambda: 0)  # fmt: skip
     await watch.run()
     gate = confirm_gate(journal, dep.id)
     assert (gate.unlocked, gate.outcome) == (False, ALARMED) and "raised an alarm" in gate.message
@@ -440,7 +479,7 @@ async def test_confirm_gate_from_the_journal(config, journal) -> None:
     clean = journal.start_deployment("demo", "main")
     ok = Watch(config, ScriptedVerifier(config, lambda n: results()), journal,
                deployment_id=clean.id, baseline=BASE, clock=clock, sleep=clock.sleep,
-               error_rate_source=lambda: 0.0)  # fmt: skip
+               error_count_source=lambda: 0)  # fmt: skip
     await ok.run()
     assert confirm_gate(journal, clean.id).unlocked
 

@@ -287,7 +287,7 @@ def test_alarms_from_fires_each_rule_once() -> None:
     first = alarms_from(judge_series(down, BASE, RULES, now=20.0), state, 2)
     again = alarms_from(judge_series(down, BASE, RULES, now=30.0), state, 3)
     assert [a.rule for a in first] == [RULE_HEALTH] and again == []
-    assert first[0].cause.startswith("health: ALARM") and first[0].sample_index == 2
+    assert first[0].cause.startswith("unhealthy 2 times in a row") and first[0].sample_index == 2
 
 
 # ----------------------------------------------------------------------------- plumbing

@@ -345,6 +345,11 @@ class AlarmsConfig:
     memory_window_s: float = opt(300.0, gt=0)
     # ...of more than this (2 MB/min = 10 MB over the window, clear of GC noise).
     memory_leak_mb_per_min: float = opt(2.0, gt=0)
+    # Log drift: a new template the old release never logged, at >= this many lines per minute,
+    # raises an alarm (0 = findings only, never an alarm; log_drift.py)...
+    new_templates_alarm: float = opt(5.0, ge=0)
+    # ...when it is at least this level ("warn" also covers a release that only logs warnings).
+    new_templates_alarm_level: str = opt("error", choices=("error", "warn"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,12 @@ and the UI never hang on a dead endpoint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tui.core.config import Config
 from tui.core.health_http import BACKOFF_BASE_S, Probe, http_get
+from tui.core.log_filter import Classifier
 from tui.core.pm2 import (
     _IF_RUNNING,
     NOT_RUNNING_STATUS,
@@ -69,6 +70,7 @@ __all__ = [
     "Pm2Snapshot",
     "Verifier",
     "any_failed",
+    "log_streams",
 ]
 
 JLIST_TIMEOUT_S = 30.0
@@ -145,24 +147,28 @@ class Verifier:
         because a pm2 reload itself counts as a restart)."""
         return restart_counts((await self.snapshot()).processes, self.config.app.name)
 
-    async def _tail(self, path: str) -> LogTail:
+    async def _tail(self, path: str, stream: str = "out") -> LogTail:
         try:
             result = await self.transport.run(
                 ["tail", "-n", str(self.log_lines), path], timeout=TAIL_TIMEOUT_S
             )
         except TransportError as err:
-            return LogTail(path, error=str(err))
+            return LogTail(path, error=str(err), stream=stream)
         if not result.ok:
             why = one_line(result.stderr) or f"tail exited {result.exit_status}"
-            return LogTail(path, error=why)
-        return LogTail(path, tuple(result.stdout.splitlines()))
+            return LogTail(path, error=why, stream=stream)
+        return LogTail(path, tuple(result.stdout.splitlines()), stream=stream)
 
     async def _errors_from(self, snap: Pm2Snapshot) -> CheckResult:
-        paths = log_files(app_processes(snap.processes, self.config.app.name))
-        tails = await asyncio.gather(*(self._tail(p) for p in paths))
+        """Error lines in the last lines of each log file, judged by the Classifier of ``[logs]``
+        (a JSON line by its level field, so pino's level 50 counts and a path with "error" in
+        it does not; a line of pm2's error log by ``stderr_is_error``)."""
+        mine = app_processes(snap.processes, self.config.app.name)
+        streams = log_streams(mine)
+        tails = await asyncio.gather(*(self._tail(p, streams[p]) for p in log_files(mine)))
         return judge_errors(
             tails,
-            self.config.logs.error_pattern,
+            Classifier.from_config(self.config.logs),
             lines=self.log_lines,
             threshold=self.error_threshold,
         )
@@ -214,6 +220,17 @@ class Verifier:
             self.check_health(), self.check_status(), self._pm2_checks(restarts_baseline)
         )
         return [health, status, *rest]
+
+
+def log_streams(processes: Iterable[Pm2Process]) -> dict[str, str]:
+    """Each log file of ``log_files`` -> "out" or "err" (pm2's error log; a file both logs
+    share counts as "out", as the log pane reads it)."""
+    streams: dict[str, str] = {}
+    for p in processes:
+        for path, stream in ((p.out_log, "out"), (p.err_log, "err")):
+            if path and path != "/dev/null":
+                streams.setdefault(path, stream)
+    return streams
 
 
 # Names the seed's script printed, for callers that pick results by name.

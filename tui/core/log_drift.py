@@ -330,13 +330,16 @@ class DriftFinding:
         }  # fmt: skip
 
 
-def is_alarm(finding: DriftFinding, new_templates_alarm: float = NEW_TEMPLATES_ALARM) -> bool:
-    """``[policy.alarms] new_templates_alarm``: a new ERROR template at >= this many lines per
-    minute turns its finding into an alarm (0 or less: never)."""
+def is_alarm(
+    finding: DriftFinding, new_templates_alarm: float = NEW_TEMPLATES_ALARM, level: int = ERROR
+) -> bool:
+    """``[policy.alarms] new_templates_alarm``: a new template of at least ``level`` (ERROR; the
+    ``new_templates_alarm_level`` key may lower it to WARN) at >= this many lines per minute
+    turns its finding into an alarm (0 or less: never)."""
     return (
         new_templates_alarm > 0
         and finding.kind == NEW
-        and finding.level >= ERROR
+        and finding.level >= level
         and finding.rate_after >= new_templates_alarm
     )
 
@@ -351,8 +354,10 @@ class DriftReport:
     def judged(self) -> bool:
         return self.verdict != "no verdict"
 
-    def alarms(self, new_templates_alarm: float = NEW_TEMPLATES_ALARM) -> list[DriftFinding]:
-        return [f for f in self.findings if is_alarm(f, new_templates_alarm)]
+    def alarms(
+        self, new_templates_alarm: float = NEW_TEMPLATES_ALARM, level: int = ERROR
+    ) -> list[DriftFinding]:
+        return [f for f in self.findings if is_alarm(f, new_templates_alarm, level)]
 
 
 def _clock(ts: float | None, tz: tzinfo) -> str:

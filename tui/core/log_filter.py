@@ -74,6 +74,14 @@ class Classifier:
             LogFormat.from_config(logs),
         )
 
+    @classmethod
+    def of(cls, classifier_or_pattern: Classifier | str) -> Classifier:
+        """A Classifier as given, or one for a bare error regex (a line on stderr then is an
+        error only where the regex matches, as the regex alone judged it)."""
+        if isinstance(classifier_or_pattern, Classifier):
+            return classifier_or_pattern
+        return cls(error_pattern=classifier_or_pattern, stderr_is_error=False)
+
     def level(self, text: str, stream: str = "out") -> int:
         default = ERROR if stream == "err" and self.stderr_is_error else INFO
         if text[:1] == "{" or text[:2].lstrip()[:1] == "{":

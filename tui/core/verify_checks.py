@@ -8,13 +8,14 @@ judge, so they are easy to test and the workflow, the watch and `shipdeck verify
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tui.core.config import HealthConfig
 from tui.core.health_http import Probe
+from tui.core.log_buffer import ERROR as ERROR_LEVEL
+from tui.core.log_filter import Classifier
 from tui.core.pm2 import Pm2Process, _find_json_array
 
 PASS, FAIL, WARNING, INFO = "PASS", "FAIL", "WARNING", "INFO"
@@ -208,30 +209,35 @@ class LogTail:
     path: str
     lines: tuple[str, ...] = ()
     error: str = ""  # one line when the file could not be read
+    stream: str = "out"  # "err": pm2's error log (its lines are errors unless they say less)
 
 
 def judge_errors(
     tails: Sequence[LogTail],
-    pattern: str,
+    pattern: str | Classifier,
     *,
     lines: int = ERROR_LOG_LINES,
     threshold: int = ERROR_WARN_THRESHOLD,
 ) -> CheckResult:
-    regex = re.compile(pattern)
+    """Error lines in the tails: lines the Classifier puts at ERROR or worse (a JSON line by its
+    level field, a text line by ``[logs] error_pattern``, stderr by ``stderr_is_error``); a bare
+    regex counts the lines it matches (JSON lines by their level field)."""
+    classifier = Classifier.of(pattern)
     files: dict[str, dict[str, Any]] = {}
     total = 0
     for tail in tails:
         if tail.error:
             files[tail.path] = {"error": tail.error}
             continue
-        count = sum(1 for line in tail.lines if regex.search(line))
-        files[tail.path] = {"lines": len(tail.lines), "errors": count}
+        levels = classifier.levels(list(tail.lines), tail.stream)
+        count = sum(1 for level in levels if level >= ERROR_LEVEL)
+        files[tail.path] = {"lines": len(tail.lines), "errors": count, "stream": tail.stream}
         total += count
     data: dict[str, Any] = {
         "errors": total,
         "threshold": threshold,
         "lines": lines,
-        "pattern": pattern,
+        "pattern": classifier.error.pattern,
         "files": files,
     }
     unread = [t for t in tails if t.error]

@@ -1,10 +1,17 @@
 """The post-deploy watch engine: after DEPLOY, sample the release every ``[policy]
 watch_interval_s`` for ``[policy] watch_minutes`` and raise an alarm when it misbehaves compared
-with the pre-deploy baseline (watch_baseline); the alarm rules are watch_rules'.
+with the pre-deploy baseline (watch_baseline).
 
-Rules: each round and each alarm is journaled (step "watch") before it is shown, and rounds
-never overlap. CONFIRM is unlocked only by a watch that completed clean, or by an override with
-a typed reason (``confirm_gate``, from the journal, so it survives a restart).
+Each round records the series (memory, error lines, health-probe latency, restarts, health) and
+judges all of it so far with ``watch_rules.judge_series`` (statistics that a fresh Node heap
+cannot fool, "no verdict" on short data); the new log lines feed the log-drift judgement
+(``log_drift.DriftWatch``: templates the old release never logged, rates that rose, lines that
+vanished) against the old release's templates from the baseline.
+
+Rules: each round, each drift finding and each alarm is journaled (step "watch") before it is
+shown, and rounds never overlap. CONFIRM is unlocked only by a watch that completed clean, or
+by an override with a typed reason (``confirm_gate``, from the journal, so it survives a
+restart).
 """
 
 from __future__ import annotations
@@ -21,19 +28,27 @@ from typing import Any
 from tui.core.config import Config
 from tui.core.health import Verifier
 from tui.core.journal import Journal
+from tui.core.log_buffer import ERROR, WARN
+from tui.core.log_drift import DriftFinding, DriftReport, DriftWatch, TemplateBaseline
+from tui.core.log_filter import Classifier
+from tui.core.stats import scipy_stats
 from tui.core.transport_errors import one_line
 from tui.core.verify_checks import ERRORS
 from tui.core.watch_baseline import STEP, baseline_for_workflow, host_name, sample_baseline
-from tui.core.watch_logs import LogErrorCounter
+from tui.core.watch_logs import LogErrorCounter, LogGrowth
 from tui.core.watch_rules import (
+    MIB,
     RULES,
     Alarm,
     AlarmRules,
+    Judgement,
     RuleState,
+    SeriesRecorder,
     WatchBaseline,
     WatchSample,
+    alarms_from,
     by_name,
-    judge,
+    judge_series,
     latency_ms,
     new_restarts,
     percentile,
@@ -47,7 +62,9 @@ __all__ = [
     "ALARMED",
     "CANCELLED",
     "CLEAN",
+    "FINDING",
     "RULES",
+    "RULE_DRIFT",
     "RUNNING",
     "STEP",
     "Alarm",
@@ -76,7 +93,15 @@ PENDING, RUNNING, CLEAN, ALARMED, CANCELLED = (
 
 # Samples kept for the charts and percentiles: 15 min at 10 s is 90; this leaves headroom.
 MAX_SAMPLES = 2000
+# The journal kind of a log-drift finding (one event per finding: its kind and template).
+FINDING = "finding"
+# The alarm rule of a log-drift finding that crosses [policy.alarms] new_templates_alarm.
+RULE_DRIFT = "log_drift"
+_ALARM_LEVELS = {"error": ERROR, "warn": WARN}
 
+# New error lines since the previous call (None = unknown this round).
+ErrorCountSource = Callable[[], "int | Awaitable[int | None] | None"]
+# Errors per minute now (the console's log follower: log_filter.ErrorRate.per_minute).
 ErrorRateSource = Callable[[], "float | Awaitable[float | None] | None"]
 Rollback = Callable[[str], Awaitable[Any]]
 
@@ -125,6 +150,7 @@ class Watch:
         baseline: WatchBaseline,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        error_count_source: ErrorCountSource | None = None,
         error_rate_source: ErrorRateSource | None = None,
         on_sample: Callable[[WatchSample], None] | None = None,
         on_alarm: Callable[[Alarm], None] | None = None,
@@ -144,6 +170,10 @@ class Watch:
         self.baseline = baseline
         self.clock = clock
         self.sleep = sleep
+        # Error lines for the rule: new ones per round (the console's log follower may give
+        # them), else the log files' growth. The errors/min the sample line and the chart show:
+        # the log follower's own figure when given (error_rate_source), else the last minute's.
+        self.error_count_source = error_count_source
         self.error_rate_source = error_rate_source
         self.on_sample = on_sample
         self.on_alarm = on_alarm
@@ -157,8 +187,26 @@ class Watch:
         # workflow's post-DEPLOY counts if given, else the first round's.
         self.restarts_baseline = dict(restarts_baseline) if restarts_baseline else None
         self.host = host_name(verifier)
-        self.counter = LogErrorCounter(verifier.transport, config.logs.error_pattern)
+        classifier = Classifier.from_config(config.logs)
+        self.counter = LogErrorCounter(verifier.transport, classifier)
         self.window = _Window()
+        # The series the rules judge (t = seconds since the watch began) and their last verdicts.
+        self.recorder = SeriesRecorder()
+        self.judgements: list[Judgement] = []
+        # Log drift against the old release's templates (None: the baseline has none).
+        alarms_cfg = config.policy.alarms
+        self.new_templates_alarm = float(alarms_cfg.new_templates_alarm)
+        self.new_templates_level = _ALARM_LEVELS.get(alarms_cfg.new_templates_alarm_level, ERROR)
+        self.drift: DriftWatch | None = None
+        if baseline.templates is not None:
+            self.drift = DriftWatch(
+                classifier, redact=journal.redactor,
+                baseline=TemplateBaseline.from_json(baseline.templates),
+            )  # fmt: skip
+        self.drift_report: DriftReport | None = None
+        self.findings: list[DriftFinding] = []
+        self._finding_keys: set[tuple[str, int]] = set()
+        self._restarts_seen = 0
         self.alarms: list[Alarm] = []
         self.state = PENDING
         self.started_at: float | None = None
@@ -225,20 +273,42 @@ class Watch:
             raise RuntimeError(f"this watch already ran ({self.state})")
         self.state = RUNNING
         self.started_at = self.clock()
+        if self.drift is not None:
+            drift_rules = self.drift.rules.describe()
+            alarm = self._drift_alarm_words()
+            assert self.drift.baseline is not None
+            drift_text = f"log drift against {self.drift.baseline.line()}; {alarm}"
+        else:
+            drift_rules, alarm = [], ""
+            drift_text = "log drift: no verdict (no log templates of the old release)"
+        baseline = self.baseline.to_json()
+        baseline.pop("templates", None)  # in the deployment's data and the BACKUP event already
         self._record(
             "note",
             f"watch started: {self.duration_s / 60:g} min, a sample every {self.interval_s:g} s;"
-            f" {self.baseline.line()}; auto-rollback {'on' if self.auto_rollback else 'off'}",
+            f" {self.baseline.line()}; {drift_text}; auto-rollback"
+            f" {'on' if self.auto_rollback else 'off'}",
             data={"duration_s": self.duration_s, "interval_s": self.interval_s,
-                  "auto_rollback": self.auto_rollback, "baseline": self.baseline.to_json(),
-                  "rules": self.rules.describe()},
+                  "auto_rollback": self.auto_rollback, "baseline": baseline,
+                  "rules": self.rules.describe_series(), "drift_rules": drift_rules,
+                  "drift_alarm": alarm},
         )  # fmt: skip
+
+    def _drift_alarm_words(self) -> str:
+        if self.new_templates_alarm <= 0:
+            return "drift findings never alarm (new_templates_alarm = 0)"
+        level = "ERROR" if self.new_templates_level >= ERROR else "WARN or ERROR"
+        return f"a new {level} template at >= {self.new_templates_alarm:g}/min alarms"
 
     async def run(self) -> WatchResult:
         """Sample until the window ends (or, with auto-rollback, until the first alarm).
         Cancelling the task that runs this ends the watch as "cancelled"."""
         self.start()
         self._task = asyncio.current_task()  # type: ignore[assignment]
+        # The rules' statistics need scipy.stats (1-2 s to import): import it in a thread now,
+        # not in the first round that needs it, where it would stall the console's loop.
+        importer = asyncio.ensure_future(asyncio.to_thread(scipy_stats))
+        importer.add_done_callback(lambda f: f.cancelled() or f.exception())
         try:
             await self._loop()
         except asyncio.CancelledError:
@@ -285,22 +355,54 @@ class Watch:
 
     async def sample_once(self) -> WatchSample:
         """One round: the Verifier's checks (health, API status, error logs, processes,
-        memory), then the numbers the rules judge: error rate per minute, restarts since the
-        watch began, memory against the baseline and its trend, health latency p50/p95 over
-        the window. The round is a ``check`` event and each alarm an ``alarm`` event, numbers
-        in ``data``: the console and the timeline are views of those."""
+        memory) and the log files' new lines; then the series so far judged by every rule
+        (``judge_series``) and the new lines by the log-drift judgement. The round is a
+        ``check`` event (its numbers and every rule's judgement in ``data``), each drift finding
+        a ``finding`` event (once), each alarm an ``alarm`` event: the console and the timeline
+        are views of those."""
         results = await self.verifier.run_all(restarts_baseline=self.restarts_baseline)
         elapsed = self.clock() - (self.started_at if self.started_at is not None else 0.0)
         restarts, memory = process_numbers(results)
         if self.restarts_baseline is None:
             self.restarts_baseline = dict(restarts)
-        rate = await self._error_rate(results, elapsed)
+        growth = await self._read_logs(results)
+        count = await self._error_count(growth)
+        rate = await self._errors_per_minute(elapsed, count)
         sample = self._make_sample(results, elapsed, restarts, memory, rate)
         self.window.samples.append(sample)
-        self._record("check", sample.line(self.expected_samples), data=sample.to_json())
+        if sample.new_restarts > self._restarts_seen:
+            self.recorder.restarted(elapsed)  # a fresh process: its warm-up starts again
+        self._restarts_seen = max(self._restarts_seen, sample.new_restarts)
+        self.recorder.add(
+            elapsed,
+            memory_mb=sample.memory_bytes / MIB or None,
+            errors=count,
+            latencies_ms=[sample.health_latency_ms] if sample.health_latency_ms is not None
+            else [],
+            restarts=sample.new_restarts if restarts else None,
+            unhealthy=sample.unhealthy,
+        )  # fmt: skip
+        self.judgements = judge_series(
+            self.recorder.series(), self.baseline, self.rules, now=elapsed
+        )
+        report = self._judge_drift(growth)
+        data = sample.to_json()
+        data["judgements"] = [j.to_json() for j in self.judgements]
+        if report is not None:
+            data["drift"] = {"verdict": report.verdict, "note": report.note,
+                             "findings": len(report.findings)}  # fmt: skip
+        self._record("check", sample.line(self.expected_samples), data=data)
         if self.on_sample is not None:
             self.on_sample(sample)
-        for alarm in judge(sample, self.baseline, self.rules, self._rule_state):
+        new_findings = [f for f in (report.findings if report else ())
+                        if f.key not in self._finding_keys]  # fmt: skip
+        for finding in new_findings:
+            self._finding_keys.add(finding.key)
+            self.findings.append(finding)
+            self._record(FINDING, finding.line(), data=finding.to_json())
+        alarms = alarms_from(self.judgements, self._rule_state, sample.index)
+        alarms += self._drift_alarms(report, sample.index)
+        for alarm in alarms:
             await self._alarm(alarm)
             if self.state != RUNNING:
                 break
@@ -320,7 +422,7 @@ class Watch:
             win.latencies.append(lat)
         mean_mem = sum(memory.values()) / len(memory) if memory else 0.0
         if mean_mem:
-            win.memory.append((elapsed, mean_mem / (1024 * 1024)))
+            win.memory.append((elapsed, mean_mem / MIB))
         base_mem = self.baseline.mean_memory_bytes
         change = (mean_mem / base_mem - 1.0) if (base_mem and mean_mem) else None
         lats = list(win.latencies)
@@ -339,17 +441,37 @@ class Watch:
             memory_trend_mb_per_min=slope_per_minute(list(win.memory)),
         )
 
-    async def _error_rate(self, results: list[Any], elapsed: float) -> float | None:
-        """Errors per minute now: from the console's log follower when given, else from the
-        growth of the log files since the previous round (errors in the last 60 s)."""
+    async def _read_logs(self, results: list[Any]) -> LogGrowth | None:
+        """The log files' new lines since the previous round (the files the Error Check read,
+        each with its stream), with the host's clock. None when unreadable or unknown."""
+        errors = by_name(results).get(ERRORS)
+        files = dict(errors.data.get("files") or {}) if errors is not None else {}
+        for path, info in files.items():
+            stream = info.get("stream") if isinstance(info, dict) else None
+            if stream in ("out", "err"):
+                self.counter.streams[path] = stream
+        if self.error_count_source is not None and self.drift is None:
+            return None  # the count comes from elsewhere and no drift reads the lines
+        return await self.counter.read(list(files))
+
+    async def _error_count(self, growth: LogGrowth | None) -> int | None:
+        """New error lines this round: from ``error_count_source`` when given (the console's
+        log follower), else from the log files' growth."""
+        if self.error_count_source is not None:
+            value = self.error_count_source()
+            if inspect.isawaitable(value):
+                value = await value
+            return None if value is None else int(value)
+        return None if growth is None else growth.errors
+
+    async def _errors_per_minute(self, elapsed: float, count: int | None) -> float | None:
+        """Errors per minute for the sample line and the chart (the rule judges the series):
+        ``error_rate_source``'s when given, else the error lines of the last 60 s."""
         if self.error_rate_source is not None:
             value = self.error_rate_source()
             if inspect.isawaitable(value):
                 value = await value
             return None if value is None else float(value)
-        errors = by_name(results).get(ERRORS)
-        paths = list((errors.data.get("files") or {}).keys()) if errors is not None else []
-        count = await self.counter.count(paths)
         if count is None:
             return None
         win = self.window.errors
@@ -357,6 +479,36 @@ class Watch:
         while win and win[0][0] <= elapsed - 60.0:
             win.popleft()
         return float(sum(c for _, c in win))
+
+    # -- log drift ----------------------------------------------------------------------------
+
+    def _judge_drift(self, growth: LogGrowth | None) -> DriftReport | None:
+        drift = self.drift
+        if drift is None or growth is None or growth.host_now is None:
+            return self.drift_report
+        drift.tz = growth.host_tz
+        if drift.watch is None:
+            drift.start(growth.host_now)  # lines from here on are the new release's
+        for path, lines in growth.lines.items():
+            drift.feed(lines, stream=self.counter.streams.get(path, "out"),
+                       arrival=growth.host_now)  # fmt: skip
+        self.drift_report = drift.report(growth.host_now)
+        return self.drift_report
+
+    def _drift_alarms(self, report: DriftReport | None, index: int) -> list[Alarm]:
+        """The first finding that crosses ``new_templates_alarm`` (one drift alarm a watch)."""
+        if report is None or RULE_DRIFT in self._rule_state.fired:
+            return []
+        hits = report.alarms(self.new_templates_alarm, self.new_templates_level)
+        if not hits:
+            return []
+        f = max(hits, key=lambda h: (h.level, h.rate_after))
+        self._rule_state.fired.add(RULE_DRIFT)
+        cause = (
+            f"log drift: {f.description}; {f.rate_after:.1f}/min >= {self.new_templates_alarm:g}"
+            f"/min of a new {f.level_name} template ({f.statistic})"
+        )
+        return [Alarm(RULE_DRIFT, cause, f.rate_after, self.new_templates_alarm, index)]
 
     async def _alarm(self, alarm: Alarm) -> None:
         self.alarms.append(alarm)
@@ -419,7 +571,7 @@ class Watch:
             "note", self._message(),
             data={"result": state, "samples": len(self.window.samples),
                   "alarms": [a.to_json() for a in self.alarms], "rolled_back": self.rolled_back,
-                  "confirm_unlocked": state == CLEAN},
+                  "findings": len(self.findings), "confirm_unlocked": state == CLEAN},
         )  # fmt: skip
 
     def _record(self, kind: str, message: str, data: Mapping[str, Any] | None = None) -> None:
@@ -449,7 +601,7 @@ def watch_outcome(journal: Journal, deployment_id: int) -> str | None:
 def watch_for_workflow(workflow: Any, **kwargs: Any) -> Watch:
     """The watch of the workflow's open deployment, after DEPLOY (and VERIFY): the baseline
     from BACKUP, restarts counted from the end of DEPLOY, and the workflow's own rollback.
-    ``kwargs`` go to ``Watch`` (on_sample, on_alarm, error_rate_source, duration_s, ...)."""
+    ``kwargs`` go to ``Watch`` (on_sample, on_alarm, error_count_source, duration_s, ...)."""
     dep = workflow.journal.deployment(workflow.deployment_id)
     data = dict(dep.data) if dep is not None else {}
     raw = data.get("restarts_baseline")

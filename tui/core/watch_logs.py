@@ -1,19 +1,27 @@
-"""Counts new error lines in an app's log files between two calls, by byte offset.
+"""Reads what the app's log files grew by between two calls, by byte offset: the new complete
+lines of each file, how many of them are errors, and the host's clock.
 
 Rule: one command per call reads every file, and only the bytes that grew since the last call
-cross the link (capped per file: past the cap the count is a lower bound).
+cross the link (capped per file: past the cap the count is a lower bound). A line is an error
+when the Classifier says its level is ERROR or worse (``[logs]``: a JSON line by its level
+field, pino's 50 included; a text line by ``error_pattern``; a line on stderr by
+``stderr_is_error``), the same judgement as the log pane's.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, timezone
 
+from tui.core.log_buffer import ERROR
+from tui.core.log_filter import Classifier
 from tui.core.transport import Transport, TransportError
+from tui.core.watch_rules import parse_offset
 
-__all__ = ["COMMAND_TIMEOUT_S", "LogErrorCounter"]
+__all__ = ["COMMAND_TIMEOUT_S", "LogErrorCounter", "LogGrowth"]
 
 COMMAND_TIMEOUT_S = 20.0  # for each command the watch and its baseline run on the host
 
@@ -24,10 +32,24 @@ class _Offset:
     pending: str = ""  # a line the app had not finished writing
 
 
-# For each "path offset" pair: the file's size now, then its bytes from offset to that size
-# (the last CAP bytes if more grew; from 0 if the file shrank: rotated or truncated).
+@dataclass(frozen=True)
+class LogGrowth:
+    """What one read found: new complete lines per file (in file order), error lines among them,
+    and the host's clock when it read (epoch seconds and UTC offset; None when unknown)."""
+
+    errors: int
+    lines: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    host_now: float | None = None
+    host_tz: timezone = UTC
+    truncated: bool = False  # a file grew past the cap: only its tail was read
+
+
+# The host's clock and UTC offset; then for each "path offset" pair: the file's size now, then
+# its bytes from offset to that size (the last CAP bytes if more grew; from 0 if the file
+# shrank: rotated or truncated).
 _GROWTH_SH = r"""
 cap=$1; tag=$2; shift 2
+printf '%s-clock %s\n' "$tag" "$(date '+%s %z')"
 while [ "$#" -ge 2 ]; do
   f=$1; o=$2; shift 2
   s=$(stat -c %s -- "$f" 2>/dev/null) || s=-1
@@ -44,21 +66,25 @@ done
 
 
 class LogErrorCounter:
-    """Counts new error lines in the app's log files between calls, by byte offset.
+    """Reads the app's log files' new lines between calls, by byte offset, and counts the error
+    lines among them.
 
     One command per call for all files; only the new bytes travel (capped per file). Used for
-    the error rate when the console's log follower is not there to give it.
+    the watch's error counts and its log-drift lines. ``streams``: path -> "out" | "err" (pm2's
+    out and error logs; a path not in it is "out").
     """
 
     def __init__(
         self,
         transport: Transport,
-        pattern: str,
+        classifier: Classifier | str,
         *,
+        streams: Mapping[str, str] | None = None,
         cap_bytes: int = 512 * 1024,
     ) -> None:
         self.transport = transport
-        self.regex = re.compile(pattern)
+        self.classifier = Classifier.of(classifier)
+        self.streams: dict[str, str] = dict(streams or {})
         self.cap_bytes = cap_bytes
         self.files: dict[str, _Offset] = {}
         self.truncated = False  # the last call read only the tail of a burst: a lower bound
@@ -66,6 +92,13 @@ class LogErrorCounter:
     async def count(self, paths: Sequence[str]) -> int | None:
         """Error lines written since the previous call (0 on the first call for a file: it
         only notes where the file ends). None when the files could not be read."""
+        growth = await self.read(paths)
+        return None if growth is None else growth.errors
+
+    async def read(self, paths: Sequence[str]) -> LogGrowth | None:
+        """The lines written since the previous call and the error count among them (nothing on
+        the first call for a file: it only notes where the file ends). None when the files
+        could not be read."""
         if not paths:
             return None
         for p in paths:
@@ -82,11 +115,13 @@ class LogErrorCounter:
             return None
         return self._parse(result.stdout, tag)
 
-    def _parse(self, out: str, tag: str) -> int:
-        errors = 0
+    def _parse(self, out: str, tag: str) -> LogGrowth:
         self.truncated = False
+        host_now, host_tz = _clock(out, tag)
         chunks = re.split(rf"(?m)^{re.escape(tag)} (-?\d+) (.*)\n", out)
         # chunks: [before, size, path, body, size, path, body, ...]
+        errors = 0
+        lines: dict[str, tuple[str, ...]] = {}
         for i in range(1, len(chunks) - 2, 3):
             size, path, body = int(chunks[i]), chunks[i + 1], chunks[i + 2]
             state = self.files.setdefault(path, _Offset())
@@ -105,5 +140,15 @@ class LogErrorCounter:
             complete, _, state.pending = text.rpartition("\n")
             state.offset = size
             if complete:
-                errors += sum(1 for line in complete.split("\n") if self.regex.search(line))
-        return errors
+                new = complete.split("\n")
+                lines[path] = tuple(new)
+                stream = self.streams.get(path, "out")
+                errors += sum(1 for lv in self.classifier.levels(new, stream) if lv >= ERROR)
+        return LogGrowth(errors, lines, host_now, host_tz, self.truncated)
+
+
+def _clock(out: str, tag: str) -> tuple[float | None, timezone]:
+    m = re.search(rf"(?m)^{re.escape(tag)}-clock (\d+)(?: ([+-]\d{{4}}))?$", out)
+    if m is None:
+        return None, UTC
+    return float(m.group(1)), (parse_offset(m.group(2) or "") or UTC)

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from tui.core.config_models import AlarmsConfig, CanaryConfig, Config
+from tui.core.log_buffer import ERROR
+from tui.core.log_filter import Classifier
 from tui.core.verify_checks import HEALTH, MEMORY, PROCESSES, STATUS, CheckResult
 from tui.core.watch_stats import (
     ALARM,
@@ -93,6 +95,7 @@ __all__ = [
     "process_numbers",
     "rate_from_timestamps",
     "slope_per_minute",
+    "stamped_levels",
     "unhealthy_parts",
 ]
 
@@ -201,6 +204,8 @@ class WatchBaseline:
     error_window_s: float = 0.0
     # ...and latencies of the old release, ms (health probes or requests; () = none)
     latencies_ms: tuple[float, ...] = ()
+    # The old release's log templates (log_drift.TemplateBaseline.to_json(); None = not read)
+    templates: Mapping[str, Any] | None = field(default=None, compare=False)
 
     @property
     def mean_memory_bytes(self) -> float:
@@ -210,9 +215,10 @@ class WatchBaseline:
     def line(self) -> str:
         mem = self.mean_memory_bytes
         mem_text = f"{mem / MIB:.1f}MB/process" if mem else "memory unknown"
+        lat = f", {len(self.latencies_ms)} latencies" if self.latencies_ms else ""
         return (
             f"baseline: {self.errors_per_minute:.1f} errors/min ({self.source}),"
-            f" {len(self.memory_bytes)} process(es), {mem_text}"
+            f" {len(self.memory_bytes)} process(es), {mem_text}{lat}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -224,6 +230,7 @@ class WatchBaseline:
             "detail": self.detail,
             "error_window_s": round(self.error_window_s, 3),
             "latencies_ms": [round(v, 3) for v in self.latencies_ms],
+            "templates": self.templates,
         }
 
     @classmethod
@@ -255,6 +262,7 @@ class WatchBaseline:
             detail=str(raw.get("detail") or ""),
             error_window_s=number(raw.get("error_window_s")),
             latencies_ms=latencies,
+            templates=raw["templates"] if isinstance(raw.get("templates"), Mapping) else None,
         )
 
 
@@ -515,14 +523,22 @@ def alarms_from(
     judgements: Iterable[Judgement], state: RuleState, sample_index: int
 ) -> list[Alarm]:
     """The judgements that alarm for the first time this watch, as Alarms (``state.fired``
-    remembers the rest: each rule alarms once per watch, as with ``judge``)."""
+    remembers the rest: each rule alarms once per watch, as with ``judge``). The cause is the
+    judgement's line (the rule, the figures, the test and why) without its "ALARM," (the
+    journal and the banner put "ALARM:" in front of it); health and restarts read as before
+    ("unhealthy 2 times in a row ...", "2 process restart(s) ..."): their words name the rule."""
     alarms = []
     for j in judgements:
         if j.alarm and j.rule not in state.fired:
             state.fired.add(j.rule)
             value = j.value if j.value is not None else 0.0
             threshold = j.threshold if j.threshold is not None else 0.0
-            alarms.append(Alarm(j.rule, j.line, value, threshold, sample_index))
+            cause = j.line.replace(": ALARM, ", ": ", 1)
+            if j.rule in (RULE_HEALTH, RULE_RESTARTS):
+                cause = cause.split(": ", 1)[1]
+            if j.rule == RULE_HEALTH:  # the limit is the streak itself: said once is enough
+                cause = re.sub(r" \(limit \d+\)", "", cause, count=1)
+            alarms.append(Alarm(j.rule, cause, value, threshold, sample_index))
     return alarms
 
 
@@ -568,11 +584,28 @@ def parse_offset(text: str) -> timezone | None:
 class TailedFile:
     lines: tuple[str, ...]
     complete: bool  # the tail holds the whole file (fewer lines than asked for)
+    path: str = ""
+    stream: str = "out"  # "err" for pm2's error log: its lines are errors by default
+
+
+def stamped_levels(
+    f: TailedFile, classifier: Classifier, default_tz: timezone = UTC
+) -> list[tuple[float | None, int]]:
+    """(epoch seconds or None, level) of each line of a tail: a JSON line's time and level from
+    its fields (log_format), a text line's from its leading timestamp and the Classifier."""
+    levels = classifier.levels(list(f.lines), f.stream)
+    parse = classifier.format.parse
+    out: list[tuple[float | None, int]] = []
+    for line, level in zip(f.lines, levels, strict=True):
+        record = parse(line) if line[:1] == "{" else None
+        ts = record.ts if record is not None else line_time(line, default_tz)
+        out.append((ts, level))
+    return out
 
 
 def rate_from_timestamps(
     files: Sequence[TailedFile],
-    pattern: str,
+    classifier: Classifier | str,
     now: float,
     *,
     window_s: float = 600.0,
@@ -582,9 +615,10 @@ def rate_from_timestamps(
 
     A tail that was cut (the file had more lines) only covers the time back to its oldest line,
     so the window starts no earlier than the newest of those cut-off points. None when no line
-    has a timestamp (then the caller measures instead).
+    has a timestamp (then the caller measures instead). An error is a line the Classifier puts
+    at ERROR or worse (a bare regex is taken as ``[logs] error_pattern``).
     """
-    found = errors_from_timestamps(files, pattern, now, window_s=window_s, default_tz=default_tz)
+    found = errors_from_timestamps(files, classifier, now, window_s=window_s, default_tz=default_tz)
     if found is None:
         return None
     errors, span, detail = found
@@ -593,7 +627,7 @@ def rate_from_timestamps(
 
 def errors_from_timestamps(
     files: Sequence[TailedFile],
-    pattern: str,
+    classifier: Classifier | str,
     now: float,
     *,
     window_s: float = 600.0,
@@ -601,11 +635,11 @@ def errors_from_timestamps(
 ) -> tuple[int, float, str] | None:
     """``rate_from_timestamps``' count: (error lines, seconds they were counted over, detail);
     the span is WatchBaseline.error_window_s, which judge_series' Poisson test needs."""
-    regex = re.compile(pattern)
+    judge = Classifier.of(classifier)
     start = now - window_s
-    stamped: list[tuple[float, str]] = []
+    stamped: list[tuple[float, int]] = []
     for f in files:
-        times = [(t, line) for line in f.lines if (t := line_time(line, default_tz)) is not None]
+        times = [(t, lv) for t, lv in stamped_levels(f, judge, default_tz) if t is not None]
         if not times:
             continue
         if not f.complete:
@@ -614,5 +648,5 @@ def errors_from_timestamps(
     if not stamped:
         return None
     span = max(60.0, now - start)
-    errors = sum(1 for t, line in stamped if t >= start and regex.search(line))
+    errors = sum(1 for t, level in stamped if t >= start and level >= ERROR)
     return errors, span, f"{errors} error line(s) in the last {span / 60:.1f} min of logs"
