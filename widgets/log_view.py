@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.core.log_buffer import DEBUG, ERROR, INFO, MARK, TEXT, TS, WARN, Line
+from tui.core.log_format import LogFormat, Structured
 
 _LEVEL_TAG = {DEBUG: "DEBUG", INFO: "INFO ", WARN: "WARN ", ERROR: "ERROR"}
 _MARK_TAG = "====="
@@ -53,7 +54,11 @@ def _stamp_hms(stamp: str) -> str:
 class LineFormatter:
     """A stored line -> one display line (time strings cached: a batch shares its second)."""
 
-    def __init__(self, redact: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self, redact: Callable[[str], str] | None = None, log_format: LogFormat | None = None
+    ) -> None:
+        # JSON lines (pino, winston, bunyan) show as `time level message  key=value ...`.
+        self.log_format = log_format or LogFormat()
         self._second = -1
         self._hms = ""
         # Secrets (config [secrets]) never reach the screen, a saved file or the clipboard.
@@ -80,18 +85,24 @@ class LineFormatter:
         """Width of the longest prefix in a batch (time, level, host, process, stream)."""
         return 24 + max(len(line[2]) + len(line[3]) for line in lines)
 
-    def prefix(self, line: Line) -> str:
+    def prefix(self, line: Line, record: Structured | None = None) -> str:
         _seq, ts, host, process, stream, level, text = line
         if stream == MARK:
             return f"{self.hms(ts)} {_MARK_TAG} {host} "
-        when = self.line_hms(ts, text)
+        if record is not None and record.ts is not None:
+            when = self.hms(record.ts)
+        else:
+            when = self.line_hms(ts, text)
         return f"{when} {_LEVEL_TAG.get(level, 'INFO ')} {host} {process} {stream} │ "
 
     def __call__(self, line: Line) -> str:
         text = line[TEXT]
+        record = self.log_format.parse(text) if text[:1] == "{" else None
+        if record is not None:
+            text = record.line()
         if self.redact is not None:
             text = self.redact(text)
-        return self.prefix(line) + text
+        return self.prefix(line, record) + text
 
     def full(self, line: Line) -> str:
         """With the date, for saved files."""

@@ -27,6 +27,7 @@ from textual.widgets import Input
 from tui.context import find_context
 from tui.core.log_buffer import DEBUG, ERROR, HOST, MARK, PROCESS, TEXT, WARN, Line
 from tui.core.log_filter import LogFilter
+from tui.core.log_format import LogFormat
 from tui.core.logs import LogStore
 from widgets.log_view import LineFormatter, LogView
 from widgets.visibility import after_first_frame
@@ -157,6 +158,7 @@ class LogsPane(Vertical):
             self.store = ctx.logs.store if ctx is not None and ctx.logs is not None else LogStore()
         if ctx is not None:
             self._formatter.redact = ctx.redactor
+            self._formatter.log_format = LogFormat.from_config(ctx.config.logs)
             if not self._host_names:
                 self._host_names = [h.name for h in ctx.config.hosts]
         self.store.add_listener(self._on_store_change)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from tests.ui.conftest import T0
 from tui.app import ShipdeckApp
 from tui.context import AppContext
 from tui.core.log_buffer import ERROR
+from tui.core.log_format import LogFormat
 from tui.core.logs import LogStore
 from widgets.log_view import LineFormatter, LogView
 from widgets.logs_pane import LogsPane
 
 SIZE = (120, 40)
+FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "logs"
 
 
 async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
@@ -299,3 +302,17 @@ def test_a_line_shows_the_apps_own_time_when_it_starts_with_one() -> None:
     assert shown("2026-11-26T18:31:24 no zone: the host's local time") == "18:31:24"
     assert shown("plain line") == fmt.hms(arrived)
     assert shown("2026-11-26T25:99:99Z not a time") == fmt.hms(arrived)
+
+
+def test_a_json_line_shows_its_time_level_and_message_with_the_rest_folded() -> None:
+    fmt = LineFormatter()
+    pino = (FIXTURES / "pino.jsonl").read_text().splitlines()[2]  # a real pino error line
+    line = (1, T0, "web1", "orders/0", "out", ERROR, pino)
+    shown = fmt(line)
+    when = time.strftime("%H:%M:%S", time.gmtime(1796648512.511))
+    assert shown.startswith(f"{when} ERROR web1 orders/0 out │ request errored  ")
+    assert '"level"' not in shown and "msg=" not in shown
+    assert "pid=30794" in shown and 'err={"type":"Error"' in shown
+    # With format = "text" the line is shown as written.
+    plain = LineFormatter(log_format=LogFormat("text"))
+    assert plain(line).endswith(pino)
