@@ -21,21 +21,28 @@ from typing import TYPE_CHECKING, Any
 
 from tui.context import AppContext, CliError, open_context
 from tui.core.checklist_gate import override_gate
-from tui.core.database import hooks_for
 from tui.core.exit_codes import ExitCode
 from tui.core.journal import Deployment, Event
-from tui.core.lines import one_line
 from tui.core.lock import DeployLock, LockedError, is_stale
 from tui.core.notify import NotifyBridge
-from tui.core.pm2 import Pm2Error
+from tui.core.status import gather_status
 from tui.core.transport import TransportError
-from tui.core.workflow import GateClosed, Outcome, Workflow, WorkflowError, mark_interrupted
+from tui.core.workflow import (
+    DataRollback,
+    GateClosed,
+    Outcome,
+    Workflow,
+    WorkflowError,
+    mark_interrupted,
+)
 from tui.core.workflow_steps import Commander
 
 if TYPE_CHECKING:
     from tui.core.watch import Watch, WatchSample
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # pm2 colours its output
+# Journal kinds the watch words as whole lines of their own (log-drift findings, suggestions).
+WATCH_LINE_KINDS = ("finding", "suggestion")
 
 
 # -- registration ------------------------------------------------------------------------------
@@ -124,7 +131,12 @@ class Printer:
         self.as_json = as_json
 
     def event(self, ev: Event) -> None:
-        text = json.dumps(ev.to_json(), ensure_ascii=False) if self.as_json else format_event(ev)
+        if self.as_json:
+            text = json.dumps(ev.to_json(), ensure_ascii=False)
+        elif ev.kind in WATCH_LINE_KINDS:
+            text = ev.message  # "finding: ..." / "suggestion: ...": the watch's own lines
+        else:
+            text = format_event(ev)
         print(text, flush=True)
 
     def output(self, host: str, line: str) -> None:
@@ -235,13 +247,11 @@ def run_deploy(args: argparse.Namespace) -> int:
         if not args.resume:
             _confirm(args, f"Deploy {ref} of {app.name} to {ctx.config.primary_host.name}?")
         ctx.journal.add_listener(printer.event)
-        # An automatic rollback after a failed DEPLOY/VERIFY (or a watch alarm) puts the code
-        # back only: restoring data or migrating down is destructive and only ever done on an
-        # explicit `rollback --yes --restore-db` or `rollback --yes --migrate-down`.
-        wf = Workflow.from_context(
-            ctx, on_output=printer.output, run_missing_checks=True,
-            **hooks_for(ctx.config, ctx.pool, ctx.journal),
-        )  # fmt: skip
+        # BACKUP dumps the database ([database]); an automatic rollback after a failed
+        # DEPLOY/VERIFY (or a watch alarm) puts the code back only: restoring data or migrating
+        # down is destructive and only ever done on an explicit `rollback --yes --restore-db`
+        # or `rollback --yes --migrate-down`.
+        wf = Workflow.from_context(ctx, on_output=printer.output, run_missing_checks=True)
         try:
             if args.resume:
                 waiting = [d for d in mark_interrupted(ctx.journal, app.name)
@@ -310,19 +320,25 @@ def run_rollback(args: argparse.Namespace) -> int:
             raise CliError("--migrate-down: [steps.rollback] migrate_down is empty in the config")
         _confirm(args, f"Roll back {app.name} on {ctx.config.primary_host.name}?")
         ctx.journal.add_listener(printer.event)
-        hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=args.restore_db)
-        wf = Workflow.from_context(ctx, on_output=printer.output, **hooks)
+        wf = Workflow.from_context(ctx, on_output=printer.output)
         try:
             waiting = [d for d in mark_interrupted(ctx.journal, app.name)
                        if d.state == "interrupted"]  # fmt: skip
             if waiting:
                 await wf.resume(waiting[0].id, purpose="rollback")
-            outcome = await wf.rollback(args.reason, migrate_down=args.migrate_down)
+            outcome = await wf.rollback(args.reason, data_choice(args))
         finally:
             await wf.close()
         return _report(printer, outcome)
 
     return _with_context(args, body)
+
+
+def data_choice(args: argparse.Namespace) -> DataRollback:
+    """`--restore-db` / `--migrate-down` (exclusive; checked before) as the core's choice."""
+    if args.restore_db:
+        return DataRollback.RESTORE
+    return DataRollback.MIGRATE_DOWN if args.migrate_down else DataRollback.CODE_ONLY
 
 
 def _dep_line(d: Deployment) -> str:
@@ -335,87 +351,21 @@ def _dep_line(d: Deployment) -> str:
 
 def run_status(args: argparse.Namespace) -> int:
     async def body(ctx: AppContext, printer: Printer) -> int:
-        app = ctx.config.app
-        unfinished = mark_interrupted(ctx.journal, app.name)
-        recent = ctx.journal.deployments(app.name, limit=5)
-        wf = Workflow.from_context(ctx)
-        report: dict[str, Any] = {
-            "app": app.name,
-            "host": ctx.config.primary_host.name,
-            "layout": wf.layout.name,
-            "unfinished": [d.to_json() for d in unfinished],
-            "recent": [d.to_json() for d in recent],
-        }
-        code = ExitCode.OK
-        try:
-            report.update(await _remote_status(wf))
-        except (TransportError, WorkflowError, Pm2Error, ValueError) as err:
-            report["error"] = one_line(err)
-            code = ExitCode.FAILED
+        status = await gather_status(ctx.config, ctx.journal, ctx.pool)
+        report = status.to_json()
         if args.json:
             print(json.dumps(report, ensure_ascii=False, default=str))
         else:
-            _print_status(report, unfinished, recent)
+            _print_status(report, status.unfinished, status.recent)
         sys.stdout.flush()  # the report first, then (on a shared pipe too) the reason
-        if code != ExitCode.OK:
+        if status.error:
             # The exit status alone says nothing: why it failed is one line on stderr, also
             # beside --json (whose report carries it as "error" too).
-            print(f"shipdeck: status failed: {report['error']}", file=sys.stderr)
-        return code
+            print(f"shipdeck: status failed: {status.error}", file=sys.stderr)
+            return ExitCode.FAILED
+        return ExitCode.OK
 
     return _with_context(args, body)
-
-
-async def _remote_status(wf: Workflow) -> dict[str, Any]:
-    from tui.core.releases import ReleasesLayout
-
-    out: dict[str, Any] = {"layout": wf.layout.name}
-    holder = await wf.lock.read(wf.cmd)
-    out["lock"] = (
-        None if holder is None else {
-            "owner": holder.who, "ssh_user": holder.ssh_user, "pid": holder.pid,
-            "started_at": holder.started_at, "deployment_id": holder.deployment_id,
-            "stale": is_stale(holder, wf.lock.stale_minutes), "message": holder.describe(),
-        }
-    )  # fmt: skip
-    if isinstance(wf.layout, ReleasesLayout):
-        live = await wf.layout.live(wf.cmd, "status")
-        releases = await wf.layout.list(wf.cmd, "status")
-        out["live_release"] = live
-        out["releases"] = [{"id": r.id, "state": r.state, "live": r.id == live} for r in releases]
-        out["live_version"] = await wf.read_version(wf.layout.path(live), "status") if live else ""
-    else:
-        out["live_version"] = await wf.read_version(wf.layout.root, "status")
-    out["served"] = await _served(wf)
-    out["processes"] = await _process_versions(wf)
-    return out
-
-
-async def _process_versions(wf: Workflow) -> list[dict[str, Any]] | dict[str, str]:
-    """Each pm2 process of the app with the version it started with: a cluster half on the old
-    release and half on the new (a reload cut short, a restart of one worker) shows here."""
-    from tui.core.verify_checks import app_processes
-    from tui.core.workflow_prove import jlist
-
-    try:
-        procs = app_processes(await jlist(wf.cmd, wf.config, "status"), wf.config.app.name)
-    except (WorkflowError, Pm2Error) as err:  # pm2 missing or broken: say so, status goes on
-        return {"error": str(err).splitlines()[-1] if str(err) else type(err).__name__}
-    return [{"name": p.name, "pm_id": p.pm_id, "status": p.status, "version": p.version}
-            for p in procs]  # fmt: skip
-
-
-async def _served(wf: Workflow) -> dict[str, Any]:
-    """What the app answers on its status URL (one attempt): the files on disk say what should
-    run, this says what does; status shows both so a mismatch is never hidden."""
-    from tui.core.health_http import http_get
-    from tui.core.verify_checks import judge_status
-
-    health = wf.config.health
-    probe = await http_get(health.status_url, wf.transport, timeout_s=health.timeout_s, retries=0)
-    result = judge_status(probe, health)
-    return {"url": health.status_url, "status": result.status, "detail": result.detail,
-            "version": str(result.data.get("version", ""))}  # fmt: skip
 
 
 def _served_line(served: dict[str, Any], live_version: str) -> str:

@@ -9,6 +9,8 @@ DatabaseError with one line the operator can act on: the workflow blocks DEPLOY 
 ROLLBACK of data: ``restore(dump)`` (``pg_restore --clean --if-exists`` in ONE transaction, so a
 failed restore leaves the database as it was; psql for plain ``.sql`` dumps) or
 ``migrate_down(cwd)`` (``[steps.rollback] migrate_down``). Both are destructive: callers confirm.
+The workflow holds one ``Database`` (``database_for``) and calls ``backup_for`` / ``restore_for``
+/ ``leave`` with the deployment.
 
 The password never appears in argv, the journal or the screen: when ``password_env`` names a
 variable set on this (jump) machine, its value goes over stdin into a 0600 pgpass file on the DB
@@ -468,41 +470,61 @@ class Database:
         )
         return result
 
+    # ------------------------------------------------------------------ for a deployment
 
-DbHook = Callable[[Any], Awaitable[None]]  # the workflow's: async (Deployment) -> None
+    async def backup_for(self, deployment: Any) -> DumpResult:
+        """BACKUP's dump, named by the deployment's id (a DatabaseError fails BACKUP)."""
+        return await self.backup(int(deployment.id))
+
+    def dump_for(self, deployment: Any) -> str:
+        """The dump a rollback of ``deployment`` would restore: its own BACKUP's, or for a
+        stand-alone rollback (its own journal row) that of the newest deployment before it
+        that reached BACKUP."""
+        return self.dump_path(_dumped_deployment_id(self, deployment))
+
+    async def restore_for(self, deployment: Any) -> RestoreResult:
+        """Put the database back as BACKUP dumped it (DESTRUCTIVE: the operator chose it)."""
+        return await self.restore(self.dump_for(deployment), deployment_id=int(deployment.id))
+
+    def leave(self, deployment: Any) -> None:
+        """A rollback that leaves the data alone says where the dump is, should it be needed."""
+        self._record(
+            step="rollback",
+            kind="note",
+            deployment_id=int(deployment.id),
+            message=f"database {self.db.name} left as it is (restore not requested);"
+            f" the dump from before this deployment is {self.dump_for(deployment)} on {self.host}",
+        )
+
+
+DbHook = Callable[[Any], Awaitable[None]]  # async (Deployment) -> None
+
+
+def database_for(config: Config, pool: Any, journal: Any) -> Database | None:
+    """The app's database on its host (``run_on``) when [database] is enabled, else None; the
+    workflow dumps it at BACKUP and restores it when a rollback is asked to."""
+    if not config.database.enabled:
+        return None
+    return Database(config, pool[db_host_name(config)], journal)
 
 
 def workflow_hooks(db: Database, *, restore_db: bool = False) -> tuple[DbHook, DbHook]:
-    """``(database_backup, database_rollback)`` for ``Workflow(...)``.
-
-    Backup dumps under the deployment's id (a DatabaseError fails BACKUP). Rollback restores
-    that deployment's dump only when the operator asked for it (``restore_db``: the typed-name
-    confirm, or headless ``--yes --restore-db``); otherwise it journals where the dump is.
-    """
+    """``(backup, rollback)`` callables over ``db``: the rollback one restores the dump only
+    with ``restore_db``, else it says where the dump is (``Database.leave``)."""
 
     async def backup(deployment: Any) -> None:
-        await db.backup(int(deployment.id))
+        await db.backup_for(deployment)
 
     async def rollback(deployment: Any) -> None:
-        path = db.dump_path(_dumped_deployment_id(db, deployment))
-        if not restore_db:
-            db._record(
-                step="rollback",
-                kind="note",
-                deployment_id=int(deployment.id),
-                message=f"database {db.db.name} left as it is (restore not requested);"
-                f" the dump from before this deployment is {path} on {db.host}",
-            )
-            return
-        await db.restore(path, deployment_id=int(deployment.id))
+        if restore_db:
+            await db.restore_for(deployment)
+        else:
+            db.leave(deployment)
 
     return backup, rollback
 
 
 def _dumped_deployment_id(db: Database, deployment: Any) -> int:
-    """The deployment whose BACKUP dump a rollback restores: the one being rolled back, or,
-    for a stand-alone rollback (its own journal row), the newest deployment before it that
-    reached BACKUP."""
     data = getattr(deployment, "data", None) or {}
     if data.get("kind") != "rollback" or db.journal is None:
         return int(deployment.id)
@@ -519,10 +541,12 @@ def _dumped_deployment_id(db: Database, deployment: Any) -> int:
 def hooks_for(
     config: Config, pool: Any, journal: Any, *, restore_db: bool = False
 ) -> dict[str, Any]:
-    """Keyword arguments for ``Workflow(...)``: the database hooks when [database] is enabled
-    (the console and the headless commands share this), nothing otherwise."""
-    if not config.database.enabled:
+    """DEPRECATED (the console's screens still call it): ``Workflow(...)`` keyword arguments
+    with the database hooks when [database] is enabled, nothing otherwise. The workflow now
+    takes ``database=database_for(...)`` (``Workflow.from_context`` does that by itself) and
+    the data choice as ``rollback(reason, data=DataRollback...)``."""
+    db = database_for(config, pool, journal)
+    if db is None:
         return {}
-    db = Database(config, pool[db_host_name(config)], journal)
     backup, rollback = workflow_hooks(db, restore_db=restore_db)
     return {"database_backup": backup, "database_rollback": rollback}

@@ -1,4 +1,5 @@
-"""pm2 process-manager backend: the process list, parsed defensively.
+"""The pm2 backend (a ``Backend``, tui/core/backend.py): the process list, the operator's
+actions, and the deploy's reload with its proof.
 
 `pm2 jlist` may print a banner and daemon spawn messages before its JSON when the daemon was not
 running (RIG-NOTES), so the JSON array is located rather than assumed to be the whole output.
@@ -6,14 +7,23 @@ running (RIG-NOTES), so the JSON array is located rather than assumed to be the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tui.core.backend import Release, app_processes
 from tui.core.journal import Journal
+from tui.core.lines import last_line
 from tui.core.transport import Result, Transport, TransportError
 from tui.core.transport_errors import describe_argv
+from tui.core.workflow_steps import Commander, WorkflowError, substitute
+
+if TYPE_CHECKING:
+    from tui.core.config import Config
 
 
 class Pm2Error(Exception):
@@ -139,6 +149,11 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class Pm2Backend:
+    """pm2 on one host. Made by the monitor (transport + journal: the operator's actions) or by
+    a workflow (``for_workflow``: the deploy side too, its commands journaled by the step)."""
+
+    name = "pm2"
+
     def __init__(
         self,
         transport: Transport,
@@ -152,6 +167,11 @@ class Pm2Backend:
         self.pm2_home = pm2_home
         self.journal = journal
         self.deployment_id = deployment_id
+        # The deploy side (for_workflow): the app's config, the step's commander, the live
+        # ecosystem file.
+        self.config: Config | None = None
+        self.cmd: Commander | None = None
+        self.ecosystem = ""
 
     @property
     def host_name(self) -> str:
@@ -188,7 +208,11 @@ class Pm2Backend:
     async def restart(self, target: str | int) -> Result:
         return await self._action("restart", [str(target)], target)
 
-    async def reload(self, target: str | int) -> Result:
+    async def reload(self, target: Release | str | int, step: str = "deploy") -> Any:
+        """Given a ``Release``: serve it (the Backend's reload, see ``serve``). Given a process
+        name or id: `pm2 reload` it (the operator's action; returns its Result)."""
+        if isinstance(target, Release):
+            return await self.serve(target, step)
         return await self._action("reload", [str(target)], target)
 
     async def stop(self, target: str | int) -> Result:
@@ -272,6 +296,183 @@ class Pm2Backend:
             output_tail=_ANSI.sub("", (result.stdout + result.stderr))[-4096:] if result else "",
             data={"action": action, "target": str(target), "outcome": outcome},
         )
+
+
+    # ------------------------------------------------------------------ the deploy (Backend)
+
+    @classmethod
+    def for_workflow(cls, config: Config, cmd: Commander, ecosystem: str) -> Pm2Backend:
+        """pm2 on ``cmd``'s host for a workflow: its commands are the step's (``command``
+        events); ``ecosystem`` is the live ecosystem file's path (the layout's)."""
+        app = config.app
+        backend = cls(cmd.transport, app.pm2_bin, app.pm2_home, cmd.journal)
+        backend.config, backend.cmd, backend.ecosystem = config, cmd, ecosystem
+        return backend
+
+    def _deploying(self) -> tuple[Config, Commander]:
+        if self.config is None or self.cmd is None:
+            raise TypeError("the deploy side of Pm2Backend needs Pm2Backend.for_workflow(...)")
+        return self.config, self.cmd
+
+    def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
+        """A configured command naming plain `pm2` runs the configured pm2 binary (also after
+        an `env K=V` prefix: the pm2 word is the first one that is not an assignment)."""
+        args = list(argv)
+        start = 1 if args and args[0] == "env" else 0
+        while start < len(args) and "=" in args[start] and start > 0:
+            start += 1
+        if start < len(args) and args[start] == "pm2":
+            args[start] = self.pm2_bin
+        return tuple(args)
+
+    async def processes(self, step: str) -> list[Pm2Process]:
+        """The app's pm2 processes, in pm_id order (one journaled `pm2 jlist`)."""
+        config, cmd = self._deploying()
+        # keep_output=False: the process list carries every env value of the app (secrets).
+        result = await cmd.run(
+            [self.pm2_bin, "jlist"], step=step, env=self.env, timeout=60, quiet=True,
+            keep_output=False,
+        )  # fmt: skip
+        return app_processes(parse_jlist(result.stdout), config.app.name)
+
+    async def versions(self, step: str) -> list[dict[str, Any]]:
+        return [{"name": p.name, "pm_id": p.pm_id, "status": p.status, "version": p.version}
+                for p in await self.processes(step)]  # fmt: skip
+
+    async def log_files(self, step: str) -> list[str]:
+        seen: dict[str, None] = {}  # merged logs share a file: each once, in pm_id order
+        for p in await self.processes(step):
+            for path in (p.out_log, p.err_log):
+                if path and path != "/dev/null":
+                    seen.setdefault(path, None)
+        return list(seen)
+
+    async def serve(self, release: Release, step: str) -> Mapping[str, Any]:
+        """``[steps.deploy] reload`` from the release's directory, then the proof; when pm2
+        kept the old paths (pm2 #1663/#5939), delete + start afresh from the release."""
+        config, cmd = self._deploying()
+        reload = self.argv(substitute(config.steps.deploy.reload, release.values))
+        await self.reload_command(step, reload, release.directory)
+        problem = await self.prove_serving(release, step)
+        if problem is None:
+            return {}
+        cmd.note(step, f"reload did not take ({problem}): pm2 delete + start")
+        # Keep what the configured reload puts before pm2 (e.g. `env PORT=...`) for the restart.
+        prefix = reload[: next((i for i, a in enumerate(reload) if a == self.pm2_bin), 0)]
+        await cmd.run(
+            [*prefix, self.pm2_bin, "delete", config.app.name], step=step, env=self.env,
+            check=False,
+        )  # fmt: skip
+        eco = config.app.ecosystem
+        eco_path = eco if eco.startswith("/") else f"{release.directory}/{eco}"
+        await cmd.run(
+            [*prefix, self.pm2_bin, "start", eco_path, "--update-env"], step=step, env=self.env,
+            cwd=release.directory, timeout=config.steps.deploy.timeout_s,
+        )  # fmt: skip
+        problem = await self.prove_serving(release, step)
+        if problem is not None:
+            raise WorkflowError(f"pm2 does not serve the new release: {problem}")
+        return {"fallback_restart": True}
+
+    async def reload_command(self, step: str, reload: Sequence[str], cwd: str) -> None:
+        """Run the reload; while pm2 says another reload holds its lock (one left running by a
+        console killed mid-DEPLOY; pm2's lock lasts up to 30 s), retry within the step's time."""
+        config, cmd = self._deploying()
+        deadline = time.monotonic() + config.steps.deploy.timeout_s
+        told = False
+        while True:
+            left = max(1.0, deadline - time.monotonic())
+            result = await cmd.run(reload, step=step, env=self.env, cwd=cwd, timeout=left,
+                                   check=False)  # fmt: skip
+            busy = "already in progress" in result.stdout + result.stderr
+            if result.ok or not busy or time.monotonic() >= deadline:
+                break
+            if not told:
+                cmd.note(step, "pm2: another reload is in progress; retrying")
+                told = True
+            await asyncio.sleep(1.0)
+        if not result.ok:
+            raise WorkflowError(
+                f"{cmd.host}: {describe_argv(reload)} exited {result.exit_status}: "
+                f"{last_line(result)}"
+            )
+
+    async def prove_serving(self, release: Release, step: str) -> str | None:
+        """pm2 stores a process's cwd and script path when it starts it, and older pm2 versions
+        kept serving the old release after a reload through a symlinked `current` (pm2 #1663,
+        #5939). So: every process's cwd and exec path resolve (readlink -f, on the host) into
+        the release, and the status URL, asked over fresh connections, reports its version."""
+        config, cmd = self._deploying()
+        ok, detail = await self._prove_paths(step, release.directory)
+        cmd.record("check", step, f"process paths: {detail}",
+                   data={"status": "PASS" if ok else "FAIL"})  # fmt: skip
+        if not ok:
+            return detail
+        if not release.version:
+            cmd.record("check", step, "served version: unknown (no package.json version)",
+                       data={"status": "WARNING"})  # fmt: skip
+            return None
+        from tui.core.workflow_prove import wait_for_version  # httpx loads at the first proof
+
+        ok, detail = await wait_for_version(cmd.transport, config, release.version)
+        status = "PASS" if ok else "FAIL"
+        cmd.record("check", step, f"served version: {detail}",
+                   data={"status": status, "version": release.version})  # fmt: skip
+        return None if ok else detail
+
+    async def _prove_paths(self, step: str, release_dir: str) -> tuple[bool, str]:
+        config, cmd = self._deploying()
+        procs = await self.processes(step)
+        if not procs:
+            return False, f"pm2 runs no process named {config.app.name}"
+        down = [p for p in procs if p.status != "online"]
+        paths = [release_dir, *(p.cwd for p in procs), *(p.exec_path for p in procs)]
+        wanted = sorted({p for p in paths if p})
+        result = await cmd.run(["readlink", "-f", "--", *wanted], step=step, check=False,
+                               quiet=True)  # fmt: skip
+        lines = result.stdout.splitlines()
+        resolved = {p: (lines[i] if i < len(lines) else "") for i, p in enumerate(wanted)}
+        real = resolved.get(release_dir, "") or release_dir
+        stale = sorted(
+            {
+                f"{p.name}#{p.pm_id} {path} -> {resolved.get(path) or '?'}"
+                for p in procs
+                for path in (p.cwd, p.exec_path)
+                if not _inside(resolved.get(path, ""), real)
+            }
+        )
+        if stale:
+            return False, "serving another release: " + "; ".join(stale)
+        if down:
+            names = ", ".join(f"{p.name}#{p.pm_id} {p.status}" for p in down)
+            return False, f"not online: {names}"
+        return True, f"{len(procs)} process(es) online from {real}"
+
+    async def wait_idle(self, step: str, timeout_s: float = 120.0) -> None:
+        """A console killed mid-DEPLOY leaves its reload running on the host (no PTY, so the
+        process outlives the SSH session). Taking the deployment up on top of it makes two
+        reloads race and VERIFY see workers restart after the proof: wait for it (bounded)."""
+        _, cmd = self._deploying()
+        pattern = "reload .*" + self.ecosystem.replace(".", "[.]")
+        user = getattr(cmd.transport.host, "user", "")
+        who = ["-u", user] if user else []
+        deadline = time.monotonic() + timeout_s
+        waited = False
+        while time.monotonic() < deadline:
+            res = await cmd.run(["pgrep", *who, "-f", "--", pattern], step=step, check=False,
+                                quiet=True)  # fmt: skip
+            if res.exit_status != 0:
+                return
+            if not waited:
+                cmd.note(step, "a reload from the interrupted console is still running on the "
+                         "host: waiting for it to end")  # fmt: skip
+                waited = True
+            await asyncio.sleep(1.0)
+
+
+def _inside(path: str, root: str) -> bool:
+    root = root.rstrip("/")
+    return bool(path) and (path == root or path.startswith(root + "/"))
 
 
 def describe_action(action: str, target: str | int, count: int | str | None = None) -> str:

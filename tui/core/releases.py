@@ -1,4 +1,4 @@
-"""The `releases` layout on a host: `<root>/releases/<id>/` plus a `current` symlink.
+"""The `releases` layout (a ``DeployLayout``): `<root>/releases/<id>/` and a `current` link.
 
 - A release is built in its own new directory; `current` is switched only to a fully built one.
 - The switch is `ln -sfn releases/<id> current.tmp-<n>` then `mv -T current.tmp-<n> current`:
@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from tui.core.workflow_steps import Commander
+from tui.core.layout import LiveCode, NewCode, RollbackPlan, State, read_version
+from tui.core.lock import LOCK_NAME
+from tui.core.workflow_steps import Commander, OrderError, WorkflowError
 
 GOOD_MARKER = ".shipdeck-good"
 FAILED_MARKER = ".shipdeck-failed"
@@ -111,7 +114,112 @@ class ReleasesLayout:
     def path(self, release_id: str) -> str:
         return f"{self.releases_dir}/{check_release_id(release_id)}"
 
-    async def live(self, cmd: Commander, step: str) -> str | None:
+    # -- DeployLayout ----------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> str:
+        return f"{self.root}/{LOCK_NAME}"
+
+    @property
+    def changelog_path(self) -> str:
+        return f"{self.root}/shipdeck-changelog.log"
+
+    def ecosystem(self, ecosystem: str) -> str:
+        return ecosystem if ecosystem.startswith("/") else f"{self.current}/{ecosystem}"
+
+    def release_dir(self, release: str | None) -> str:
+        if not release:
+            raise OrderError("no release was built for this deployment")
+        return self.path(release)
+
+    async def live(self, cmd: Commander, step: str) -> LiveCode:
+        release = await self.live_id(cmd, step)
+        return LiveCode(release, self.path(release) if release else None)
+
+    async def releases(self, cmd: Commander, step: str) -> list[Release]:
+        return await self.list(cmd, step)
+
+    async def version(self, cmd: Commander, step: str, directory: str) -> str:
+        return await read_version(cmd, step, directory)
+
+    async def backup(self, cmd: Commander, step: str, live: LiveCode) -> dict[str, Any]:
+        if live.release:
+            cmd.note(step, f"release {live.release} stays as it is: nothing to copy")
+        return {}
+
+    def prepare(self, deployment_id: int, release: str | None, repo: str) -> NewCode:
+        if not repo:
+            raise WorkflowError("app.repo is empty: the releases layout clones from it")
+        rid = release or new_release_id(deployment_id)
+        return NewCode(self.path(rid), rid, {"release": rid, "built": False})
+
+    async def switch(self, cmd: Commander, step: str, release: str | None, tag: str) -> None:
+        rid = self.release_dir(release).rsplit("/", 1)[-1]
+        await self.link(cmd, step, rid, tag)
+        cmd.note(step, f"current -> releases/{rid}")
+
+    async def mark(self, cmd: Commander, step: str, release: str | None, state: str) -> None:
+        path = self.release_dir(release)
+        if state == "good":
+            await cmd.run(["rm", "-f", f"{path}/{FAILED_MARKER}"], step=step)
+            await cmd.run(["touch", f"{path}/{GOOD_MARKER}"], step=step)
+        else:
+            await cmd.run(["touch", f"{path}/{FAILED_MARKER}"], step=step)
+
+    async def after_failed_build(self, cmd: Commander, step: str, state: State, tag: str) -> None:
+        rid = state.get("release")
+        if rid:
+            await self.mark(cmd, step, str(rid), "failed")
+            cmd.note(step, f"release {rid} marked failed; current untouched")
+
+    async def rollback_plan(self, cmd: Commander, step: str, state: State) -> RollbackPlan:
+        releases = await self.list(cmd, step)
+        live = await self.live_id(cmd, step)
+        built = state.get("release")
+        if built and not state.get("switched") and live != built:
+            # BUILD runs the migrations, so a release that never went live may have changed
+            # the schema all the same: its directory is where they are undone.
+            return RollbackPlan(
+                never_live=True, bad_directory=self.path(str(built)), bad=str(built), live=live,
+                built=bool(state.get("built")),
+            )  # fmt: skip
+        bad = str(built) if built else live
+        target = None
+        wanted = state.get("from_release")
+        by_id = {r.id: r for r in releases}
+        if wanted and wanted != bad and wanted in by_id and by_id[wanted].state != "failed":
+            target = by_id[wanted]
+        if target is None:
+            target = self.rollback_target(releases, live, exclude=(bad,) if bad else ())
+        if target is None:
+            raise WorkflowError("no previous good release to roll back to")
+        path = self.path(target.id)
+        return RollbackPlan(
+            source=path, serve_dir=path, done=f"rolled back to release {target.id}",
+            bad_directory=self.path(bad) if bad else None, release=target.id, bad=bad,
+            data={"rolled_back_to": target.id},
+        )  # fmt: skip
+
+    async def discard(self, cmd: Commander, step: str, plan: RollbackPlan) -> str:
+        built = str(plan.bad)
+        if plan.built:
+            await self.mark(cmd, step, built, "failed")
+            done = f"marked {built} failed"
+        else:  # half-built (interrupted BUILD): nothing in it is worth keeping
+            await cmd.run(["rm", "-rf", self.path(built)], step=step)
+            done = f"removed the unfinished {built}"
+        return f"release {built} was never live; {plan.live} still is ({done})"
+
+    async def go_back(self, cmd: Commander, step: str, plan: RollbackPlan, tag: str) -> None:
+        assert plan.release is not None
+        await self.link(cmd, step, plan.release, f"rb{tag}")
+        cmd.note(step, f"current -> releases/{plan.release}")
+        if plan.bad and plan.bad != plan.release:
+            await self.mark(cmd, step, plan.bad, "failed")
+
+    # -- the releases themselves ------------------------------------------------------------
+
+    async def live_id(self, cmd: Commander, step: str) -> str | None:
         """The release id `current` points to, or None when there is no `current`."""
         result = await cmd.run(["readlink", self.current], step=step, check=False, quiet=True)
         target = result.stdout.strip()
@@ -128,10 +236,10 @@ class ReleasesLayout:
         return parse_listing(result.stdout) if result.ok else []
 
     async def fetch(
-        self, cmd: Commander, step: str, release_id: str, repo: str, ref: str, timeout: float
-    ) -> str:
+        self, cmd: Commander, step: str, new: NewCode, repo: str, ref: str, timeout: float
+    ) -> None:
         """Clone ``ref`` of ``repo`` into a new release dir (removing a half-built one first)."""
-        path = self.path(release_id)
+        path = new.directory
         await cmd.run(["mkdir", "-p", self.releases_dir], step=step)
         await cmd.run(["rm", "-rf", path], step=step)
         if is_commit(ref):
@@ -147,25 +255,17 @@ class ReleasesLayout:
                  "--branch", ref, repo, path],
                 step=step, timeout=timeout,
             )  # fmt: skip
-        return path
 
-    async def switch(self, cmd: Commander, step: str, release_id: str, tag: str) -> None:
+    async def link(self, cmd: Commander, step: str, release_id: str, tag: str) -> None:
+        """Point `current` at ``release_id`` in one rename."""
         self.path(release_id)  # validates the id
         tmp = f"{self.root}/.current.tmp-{tag}"
         await cmd.run(["ln", "-sfn", f"releases/{release_id}", tmp], step=step)
         await cmd.run(["mv", "-T", tmp, self.current], step=step)
 
-    async def mark(self, cmd: Commander, step: str, release_id: str, state: str) -> None:
-        path = self.path(release_id)
-        if state == "good":
-            await cmd.run(["rm", "-f", f"{path}/{FAILED_MARKER}"], step=step)
-            await cmd.run(["touch", f"{path}/{GOOD_MARKER}"], step=step)
-        else:
-            await cmd.run(["touch", f"{path}/{FAILED_MARKER}"], step=step)
-
     async def prune(self, cmd: Commander, step: str, protect: tuple[str, ...] = ()) -> list[str]:
         releases = await self.list(cmd, step)
-        live = await self.live(cmd, step)
+        live = await self.live_id(cmd, step)
         doomed = plan_retention(releases, self.keep, live, protect)
         for rid in doomed:
             await cmd.run(["rm", "-rf", self.path(rid)], step=step)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 from tui.core.journal import Journal
@@ -26,6 +27,26 @@ OutputHook = Callable[[str, str], None]  # (host, line)
 
 # What a placeholder may be named; substitution is per argv element, never into a shell line.
 PLACEHOLDERS = ("ecosystem", "app", "release", "ref")
+
+
+class DataRollback(StrEnum):
+    """What a rollback does with the data, once the code is back: nothing (CODE_ONLY), the bad
+    release's down-migration (MIGRATE_DOWN: ``[steps.rollback] migrate_down``), or a restore of
+    the dump BACKUP took (RESTORE: ``[database]``). The data ways are destructive: callers
+    confirm them; an automatic rollback is always CODE_ONLY."""
+
+    CODE_ONLY = "code"
+    MIGRATE_DOWN = "migrate_down"
+    RESTORE = "restore_db"
+    RESTORE_DB = "restore_db"  # an alias: the console's modal names it so
+
+    @property
+    def label(self) -> str:
+        return {
+            DataRollback.CODE_ONLY: "code only",
+            DataRollback.MIGRATE_DOWN: "code + down-migration",
+            DataRollback.RESTORE: "code + database restore",
+        }[self]
 
 
 class WorkflowError(Exception):
@@ -188,7 +209,11 @@ class Commander:
         )
 
     def note(self, step: str, message: str, data: Mapping[str, Any] | None = None) -> None:
+        self.record("note", step, message, data=data)
+
+    def record(self, kind: str, step: str, message: str, **extra: Any) -> None:
+        """A journal event of this host, step and deployment (a note, a check, a lock...)."""
         self.journal.record(
-            kind="note", host=self.host, step=step, deployment_id=self._deployment_id(),
-            message=message, data=data,
+            kind=kind, host=self.host, step=step, deployment_id=self._deployment_id(),
+            message=message, **extra,
         )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tui.core.workflow import Workflow
+    from tui.core.workflow_host import HostRun
 
 
 def _baseline(raw: Any) -> dict[int, int] | None:
@@ -17,18 +17,18 @@ def _baseline(raw: Any) -> dict[int, int] | None:
         return None
 
 
-async def run_verify(wf: Workflow, step: str) -> list[str]:
-    """Record one ``check`` event per result; return the names of the checks that FAILED."""
+async def run_verify(run: HostRun, step: str) -> list[str]:
+    """Record one ``check`` event per result on ``run``'s host; return the names of the checks
+    that FAILED."""
     from tui.core.health import Verifier  # httpx and friends load when VERIFY first runs
 
-    verifier = Verifier(wf.config, wf.transport)
-    results = await verifier.run_all(restarts_baseline=_baseline(wf.data.get("restarts_baseline")))
+    verifier = Verifier(run.config, run.transport)
+    baseline = _baseline(run.state.get("restarts_baseline"))
+    results = await verifier.run_all(restarts_baseline=baseline)
     failed = []
     for r in results:
-        wf.journal.record(
-            kind="check", host=wf.host.name, step=step, deployment_id=wf.deployment_id,
-            message=r.line, data={"name": r.name, "status": r.status, "detail": r.detail},
-        )  # fmt: skip
+        run.record("check", step, r.line,
+                   data={"name": r.name, "status": r.status, "detail": r.detail})  # fmt: skip
         if r.status == "FAIL":
             failed.append(r.name)
     return failed
