@@ -196,8 +196,10 @@ class LogView(ScrollView, can_focus=True):
         self._set_virtual_size(Size(self._width, len(self._lines)))
         if follow and at_end and not self.is_vertical_scrollbar_grabbed:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:
-            self.refresh()
+        # Always: scroll_end repaints only when the offset moves, and while every line still
+        # fits in the view it does not (the dashboard's pane stayed blank under "following
+        # 3 lines"). Rendered lines are cached, so the repaint formats only the new ones.
+        self.refresh()
 
     def _set_virtual_size(self, size: Size) -> None:
         # virtual_size is a layout=True reactive: assigning it lays out the whole screen, which

@@ -196,6 +196,28 @@ async def test_dropped_lines_are_counted_not_hidden(ui_ctx: AppContext) -> None:
         assert pane.view.lines[-1].endswith("l249")
 
 
+async def test_dashboard_pane_paints_lines_that_fit_without_scrolling(
+    ui_ctx: AppContext,
+) -> None:
+    # The demo's first lines (a few pm2 log lines) fit in the dashboard's pane: following them
+    # scrolls nothing, so nothing repainted the view and the pane stayed blank while its
+    # status line said "following 3 lines" (the full logs screen, mounted later, showed them).
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: bool(app.screen.query(LogsPane)), pilot)
+        pane = app.screen.query_one(LogsPane)
+        await pilot.pause(0.2)  # painted once, empty
+        store = fixed_store(app)
+        store.add_lines("local", "demo/0", "out", [f"GET /health {i}" for i in range(3)])
+        await settle(pane, pilot)
+        assert "following  3 lines" in pane.status_text().plain
+        await pilot.pause(0.1)
+        # What the terminal shows (the compositor's strips, widgets' cached lines included).
+        screen = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        for i in range(3):
+            assert f"local demo/0 out │ GET /health {i}" in screen
+
+
 # ----------------------------------------------------------------- snapshots
 
 
