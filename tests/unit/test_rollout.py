@@ -151,6 +151,22 @@ async def test_a_build_failing_on_one_host_fails_the_deployment_on_all(tmp: Path
         assert not lock(tmp, host).exists()
 
 
+async def test_a_deployment_journaled_before_hosts_had_parts_keeps_its_data(tmp: Path) -> None:
+    """Its top level is the (one) host's part: taken up again, nothing of it is lost."""
+    journal = Journal(":memory:")
+    wf = fleet(tmp, journal, hosts=("a",))
+    old = {"layout": "releases", "host": "a", "release": "r9", "built": True,
+           "from_release": "20260101000000"}  # fmt: skip
+    wf.deployment = journal.start_deployment("x", "main", data=old)
+    run = wf.lead
+    assert run.state["release"] == "r9" and run.state["built"] is True
+    run.set(switched=True)
+    assert {k: run.state[k] for k in ("release", "built", "from_release", "switched")} == {
+        "release": "r9", "built": True, "from_release": "20260101000000", "switched": True
+    }
+    assert wf.needs_decision and wf.data["switched"] is True
+
+
 def test_no_isinstance_on_a_layout_or_backend_outside_tests() -> None:
     """The workflow and status ask a layout / backend through their protocols only."""
     root = Path(__file__).resolve().parents[2]

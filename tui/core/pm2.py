@@ -186,8 +186,7 @@ class Pm2Backend:
         if result.exit_status == 127:
             raise Pm2Error("pm2 not installed")
         if result.exit_status != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {tail[0]}")
+            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {last_line(result)}")
         return parse_jlist(result.stdout)
 
     async def jlist_if_running(self, timeout: float = 30.0) -> list[Pm2Process]:
@@ -199,8 +198,7 @@ class Pm2Backend:
         if result.exit_status == 127:
             raise Pm2Error("pm2 not installed")
         if result.exit_status != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {tail[0]}")
+            raise Pm2Error(f"pm2 jlist failed ({result.exit_status}): {last_line(result)}")
         return parse_jlist(result.stdout)
 
     # ------------------------------------------------------------------ actions

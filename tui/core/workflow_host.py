@@ -66,7 +66,9 @@ class HostRun:
     def set(self, **fields: Any) -> None:
         data = self.wf.data
         hosts = dict(data.get("hosts") or {})
-        hosts[self.name] = {**(hosts.get(self.name) or {}), **fields}
+        # A deployment journaled before hosts had parts: its top level is the lead's part.
+        mine = hosts.get(self.name)
+        hosts[self.name] = {**(mine if isinstance(mine, dict) else self.state), **fields}
         self.wf._update(data={"hosts": hosts, **(fields if self.lead else {})})
 
     def record(self, kind: str, step: str, message: str, **extra: Any) -> None:

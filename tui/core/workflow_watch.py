@@ -1,20 +1,12 @@
-"""The post-deploy watch for a workflow run to the end without a console (``run_to_end``).
+"""The post-deploy watch for ``run_to_end`` (no console), with the console's engine
+(``tui.core.watch.Watch``): the baseline is sampled after BACKUP, while the old release is live
+(kept in the deployment's data, so a resumed run finds it); the watch runs before CONFIRM for
+``[policy] watch_minutes`` (0 = none).
 
-The console holds CONFIRM until its watch completes without an alarm; the headless twin does the
-same with the same engine (``tui.core.watch.Watch``):
-
-- after BACKUP, while the old release is still live, the baseline is sampled (and kept in the
-  deployment's data, so a resumed run finds it);
-- before CONFIRM, the watch runs for ``[policy] watch_minutes`` (0 = none). There is no operator
-  to decide on an alarm, so the first alarm rolls the CODE back (the workflow's rollback; the
-  data is left alone unless the workflow was given a restoring database hook, which the headless
-  deploy never is) and the run ends with the alarm's cause;
-- ``skip_reason`` skips the watch with a typed reason, journaled exactly like the console's
-  override (gate "watch", ``override_watch``).
-
-A watch that already completed clean for this deployment, or an override already recorded, lets
-CONFIRM go ahead without watching again; a watch that was interrupted (the process died, Ctrl-C)
-runs again from the start when the deployment is resumed.
+Rules: with no operator to decide, the first alarm rolls the CODE back (never the data) and the
+run ends with the alarm's cause; skipping the watch needs a typed reason, journaled like the
+console's override. A clean watch or an override already journaled lets CONFIRM go ahead; an
+interrupted watch runs again from the start on resume.
 """
 
 from __future__ import annotations
