@@ -40,6 +40,16 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
     )
 
 
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of minutes: {text!r}") from None
+    if not 0 <= value <= 24 * 60:
+        raise argparse.ArgumentTypeError(f"minutes must be between 0 and 1440, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shipdeck",
@@ -73,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-tui",
         action="store_true",
         help="start the demo, print its config path, stop it again (a smoke test)",
+    )
+    demo.add_argument(
+        "--reset",
+        action="store_true",
+        help="stop the demo, wipe its state (deployments, releases, journal) and start it again "
+        "with 1.0.0 live; the pm2 install is kept",
+    )
+    demo.add_argument(
+        "--ref",
+        default=None,
+        help="what d then 1-5 deploys (default v1.1.0; v1.2.0 fails its health check, so "
+        "VERIFY fails and R rolls it back)",
+    )
+    demo.add_argument(
+        "--watch-minutes",
+        type=_minutes,
+        default=None,
+        metavar="M",
+        help="length of the post-deploy watch before CONFIRM (default 2; fractions allowed)",
     )
 
     config = sub.add_parser("config", help="config file tools")
@@ -134,11 +163,18 @@ def _exit_on_hangup() -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from tui.core.demo import DemoError, LocalDemo
+    from tui.core.demo import DEFAULT_REF, DEFAULT_WATCH_MINUTES, DemoError, LocalDemo
+
+    def say(line: str) -> None:
+        print(line, flush=True)
 
     _exit_on_hangup()
-    demo = LocalDemo(port=args.port, progress=lambda line: print(line, flush=True))
+    minutes = DEFAULT_WATCH_MINUTES if args.watch_minutes is None else args.watch_minutes
+    demo = LocalDemo(port=args.port, progress=say, watch_minutes=minutes,
+                     ref=args.ref or DEFAULT_REF)  # fmt: skip
     try:
+        if args.reset:
+            say(demo.reset())
         config_path = demo.start()
     except DemoError as err:
         demo.stop()

@@ -151,6 +151,15 @@ def test_help_lists_every_subcommand_and_each_has_help(tmp_path: Path) -> None:
         assert result.stderr == "", (sub, result.stderr)
 
 
+def test_demo_refuses_a_watch_that_is_no_number_of_minutes(tmp_path: Path) -> None:
+    # Refused by the parser: nothing of the demo is started or written.
+    for bad in ("soon", "-1"):
+        result = shipdeck("demo", "--watch-minutes", bad, env=isolated_env(tmp_path))
+        assert result.returncode == 2, result.stderr
+        assert "--watch-minutes" in result.stderr.splitlines()[-1]
+    assert not (tmp_path / "xdg-state").exists()
+
+
 ONE_HOST = GOOD.split("[[hosts]]")[0].replace('"api"', '"solo"') + (
     '[[hosts]]\nname = "only"\naddress = "10.0.0.9"\n'
 )
