@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 from textual.app import ComposeResult
@@ -10,6 +11,7 @@ from textual.containers import Grid
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Static
 
 from tui.context import context_of
 from tui.messages import (
@@ -25,11 +27,12 @@ from widgets.host_bar import HostBar
 from widgets.key_footer import KeyFooter
 from widgets.logs_pane import LogsPane
 from widgets.process_table import ProcessTable
-from widgets.step_keys import step_bindings
+from widgets.step_keys import step_bindings, steps_key_display
 from widgets.timeline import Timeline
 from widgets.visibility import seen_by_user
 
 if TYPE_CHECKING:  # the monitor service (pm2, /proc sampling) loads when first used
+    from tui.context import AppContext
     from tui.core.metrics_service import MonitorService
 
 W = TypeVar("W", bound=Widget)
@@ -41,6 +44,25 @@ TIMELINE_BACKLOG = 500
 def _framed(pane: W, title: str) -> W:
     pane.border_title = title
     return pane
+
+
+def first_run_hint(ctx: AppContext, display: Callable[[str], str] = str) -> str:
+    """The dashboard's one line for a first visit: which keys deploy (as [keymap] has them)."""
+    keymap = ctx.config.keymap
+    deploy = display(keymap.get("deploy.open", "d").split(",")[0].strip())
+    steps = steps_key_display(keymap, display)
+    keys = display(keymap.get("app.keys", "question_mark").split(",")[0].strip())
+    return (
+        f"First deploy: press {deploy}, then {steps} (BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM) "
+        f"to deploy {ctx.config.app.ref}  ·  {keys} lists every key"
+    )
+
+
+def wants_first_run_hint(ctx: AppContext) -> bool:
+    """In the demo always; elsewhere while the journal holds no deployment of the app."""
+    if ctx.config.app.environment == "demo":
+        return True
+    return not ctx.journal.deployments(ctx.config.app.name, limit=1)
 
 
 class DashboardScreen(Screen[None]):
@@ -70,6 +92,10 @@ class DashboardScreen(Screen[None]):
             read_only=ctx.read_only,
             id="host-bar",
         )
+        if wants_first_run_hint(ctx):
+            yield Static(
+                first_run_hint(ctx, self._key_display), id="first-run-hint", markup=False,
+            )  # fmt: skip
         # Each pane draws its own frame (.pane): no container around it to style, lay out and
         # paint (four widgets fewer before the first frame).
         with Grid(id="panes"):
@@ -94,8 +120,14 @@ class DashboardScreen(Screen[None]):
         # the first frame); the panes look the same either way: empty until the first jlist /
         # first lines arrive.
 
+    def _key_display(self, key: str) -> str:
+        return self.app.get_key_display(Binding(key, ""))
+
     def on_journal_event_posted(self, message: JournalEventPosted) -> None:
         self.query_one(Timeline).add_events([message.event])
+        if message.event.kind == "deploy.start" and not wants_first_run_hint(context_of(self)):
+            for hint in self.query("#first-run-hint"):
+                hint.remove()  # the first deployment has begun: the hint has done its work
 
     def on_host_state_changed(self, message: HostStateChanged) -> None:
         self.query_one(HostBar).set_state(message.state)

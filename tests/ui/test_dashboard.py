@@ -188,3 +188,49 @@ async def test_enter_on_a_checklist_item_opens_its_detail(ui_ctx: AppContext) ->
         assert app.screen.item.id == item  # type: ignore[attr-defined]
         await pilot.press("escape")
         await wait_for(lambda: app.screen is app.dashboard, pilot)
+
+
+def hint_text(app: ShipdeckApp) -> str | None:
+    from textual.widgets import Static
+
+    found = app.screen.query("#first-run-hint")
+    return str(found.only_one(Static).render()) if found else None
+
+
+async def test_first_run_hint_says_what_to_press_until_the_first_deployment(
+    ui_ctx: AppContext,
+) -> None:
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: hint_text(app) is not None, pilot)
+        assert hint_text(app) == (
+            "First deploy: press d, then 1-5 (BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM) to deploy "
+            "main  ·  ? lists every key"
+        )
+        dep = ui_ctx.journal.start_deployment("demo", "main")
+        ui_ctx.journal.record(kind="deploy.start", message="deploy of main started",
+                              deployment_id=dep.id)  # fmt: skip
+        await wait_for(lambda: hint_text(app) is None, pilot)
+
+
+async def test_first_run_hint_stays_in_the_demo_and_follows_the_keymap(
+    ui_ctx: AppContext,
+) -> None:
+    from dataclasses import replace
+
+    from tui.core.config_models import FrozenMap
+
+    ui_ctx.journal.start_deployment("demo", "v1.1.0")  # the demo shows it after deployments too
+    app_cfg = replace(ui_ctx.config.app, environment="demo", ref="v1.1.0")
+    config = replace(ui_ctx.config, app=app_cfg, keymap=FrozenMap({"deploy.open": "D"}))
+    app = ShipdeckApp(replace(ui_ctx, config=config), poll_processes=False,
+                      connect_on_start=False)  # fmt: skip
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: hint_text(app) is not None, pilot)
+        assert hint_text(app) == (
+            "First deploy: press D, then 1-5 (BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM) to deploy "
+            "v1.1.0  ·  ? lists every key"
+        )
+        # Fits one line of a 120-column terminal, above the panes.
+        hint = app.screen.query_one("#first-run-hint")
+        assert hint.region.height == 1 and hint.region.y == 1
