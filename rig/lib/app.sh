@@ -138,7 +138,8 @@ wait_app() {
   fi
 }
 
-# fresh_app: the app root holds exactly one release (v1.0.0), live, and nothing else.
+# fresh_app: the app root holds exactly one release (v1.0.0), live, and nothing else; pm2 runs
+# the demo app from it (other apps on the shared daemon are left alone).
 fresh_app() {
   step "deploying demo v1.0.0 into $APP_ROOT"
   deploy_dir "$APP_ROOT"
@@ -146,7 +147,9 @@ fresh_app() {
   local id
   id=$(make_release v1.0.0)
   switch_current "$id"
-  pm2_cmd delete all >/dev/null 2>&1 || true
+  # Only the rig's own app: the daemon is shared with tests that run apps of their own, and
+  # `delete all` took those down in the middle of their deploys.
+  pm2_cmd delete "$APP_NAME" >/dev/null 2>&1 || true
   ensure_port_free "$APP_PORT" "the demo app" SHIPDECK_RIG_APP_PORT
   start_app
   wait_app 1.0.0
