@@ -19,17 +19,16 @@ from textual.widgets import Log
 
 from tui.context import context_of
 from tui.core.checklist_gate import override_gate
-from tui.core.database import hooks_for
 from tui.core.journal import Event
 from tui.core.lock import LockedError
 from tui.core.transport import TransportError
 from tui.core.watch import (
     Watch,
-    baseline_for_workflow,
     confirm_gate,
     override_watch,
     watch_for_workflow,
 )
+from tui.core.watch_baseline import baseline_before_deploy
 from tui.core.workflow import (
     GateClosed,
     OrderError,
@@ -37,9 +36,10 @@ from tui.core.workflow import (
     WorkflowError,
     mark_interrupted,
 )
+from tui.core.workflow_steps import DataRollback
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
-from widgets.data_rollback_modal import DataRollbackModal, data_kwargs, rollback_with_data
+from widgets.data_rollback_modal import DataRollbackModal
 from widgets.host_bar import HostBar
 from widgets.key_footer import KeyFooter
 from widgets.reason_modal import ReasonModal
@@ -107,9 +107,8 @@ class DeployScreen(Screen[None]):
             # BACKUP dumps the database when [database] is enabled; a rollback restores data
             # only when the operator says so (see action_rollback).
             self.workflow = Workflow.from_context(
-                ctx, on_output=lambda host, line: self.post_message(CommandOutput(host, line)),
-                **hooks_for(ctx.config, ctx.pool, ctx.journal),
-            )  # fmt: skip
+                ctx, on_output=lambda host, line: self.post_message(CommandOutput(host, line))
+            )
             # The console's one engine: the quit path and the emergency rollback use it too.
             ctx.workflow = self.workflow
         return self.workflow
@@ -224,7 +223,7 @@ class DeployScreen(Screen[None]):
         try:
             if step == "backup":
                 await wf.backup(config.app.ref)
-                await self._sample_baseline(wf)
+                await baseline_before_deploy(wf)
             elif step == "confirm":
                 if not self._watch_allows_confirm():
                     return
@@ -256,18 +255,6 @@ class DeployScreen(Screen[None]):
         self.refresh_steps()
 
     # -- the post-deploy watch ---------------------------------------------------------------
-
-    async def _sample_baseline(self, wf: Workflow) -> None:
-        """The pre-deploy baseline the watch compares against, taken while the old release is
-        still live. Without it the watch still runs (against its defaults), so a failure here
-        is noted, not fatal."""
-        if self._watch_minutes() <= 0:
-            return
-        try:
-            await baseline_for_workflow(wf)
-        except (WorkflowError, TransportError, OSError, ValueError) as err:
-            wf.journal.record(kind="note", step="watch", deployment_id=wf.deployment_id,
-                              message=f"watch baseline not sampled: {err}")  # fmt: skip
 
     def _watch_minutes(self) -> float:
         return float(context_of(self).config.policy.watch_minutes)
@@ -414,21 +401,19 @@ class DeployScreen(Screen[None]):
         if modal is None:
             self.rollback(reason)
             return
-        self.app.push_screen(modal, lambda choice: self.rollback(reason, **data_kwargs(choice)))
+        self.app.push_screen(
+            modal, lambda choice: self.rollback(reason, choice or DataRollback.CODE_ONLY)
+        )
 
     @work(exclusive=True, group="workflow", exit_on_error=False)
-    async def rollback(self, reason: str, restore_db: bool = False,
-                       migrate_down: bool = False) -> None:  # fmt: skip
+    async def rollback(self, reason: str, choice: DataRollback = DataRollback.CODE_ONLY) -> None:
         bar = self.query_one(StepBar)
         bar.say("ROLLBACK running ...")
         wf = self._workflow()
-        ctx = context_of(self)
         if self.watch is not None:
             self.watch.cancel()  # no samples of a release that is being taken away
         try:
-            outcome = await rollback_with_data(
-                wf, ctx, reason, restore_db=restore_db, migrate_down=migrate_down
-            )
+            outcome = await wf.rollback(reason, choice)
         except (OrderError, LockedError, WorkflowError, TransportError) as err:
             bar.say(f"ROLLBACK failed: {err}", error=True)
             self.refresh_steps()

@@ -225,12 +225,8 @@ class EmergencyScreen(Screen[None]):
         if not ok:
             self._step("roll back: cancelled")
             return
-        from widgets.data_rollback_modal import (
-            DataRollback,
-            DataRollbackModal,
-            data_kwargs,
-            rollback_with_data,
-        )
+        from tui.core.workflow_steps import DataRollback
+        from widgets.data_rollback_modal import DataRollbackModal
 
         # The same data question as the deploy screen's R: the code only, or the data too.
         modal = DataRollbackModal.for_config(cfg)
@@ -239,20 +235,15 @@ class EmergencyScreen(Screen[None]):
             choice = await app.push_screen_wait(modal)
         self._step(f"roll back: started ({choice.label})", data=str(choice))
         try:
-            from tui.core.database import hooks_for
             from tui.core.workflow import Workflow
 
             # The console's own deployment, when one is open: same engine, same lock.
             workflow = ctx.open_workflow()
             own = workflow is None
             if workflow is None:
-                workflow = Workflow.from_context(
-                    ctx, **hooks_for(ctx.config, ctx.pool, ctx.journal)
-                )
+                workflow = Workflow.from_context(ctx)
             try:
-                outcome = await rollback_with_data(
-                    workflow, ctx, "emergency triage", **data_kwargs(choice)
-                )
+                outcome = await workflow.rollback("emergency triage", choice)
             finally:
                 if own:
                     await workflow.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui.core.config import Config, ConfigError, find_config_path, load_config
+from tui.core.exit_codes import ExitCode
 from tui.core.hosts import HostPool
 from tui.core.journal import Journal, JournalError
 from tui.core.redact import Redactor
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # each service's module loads when the service is made
     from tui.core.notify import NotifyBridge
     from tui.core.workflow import Workflow
 
-EXIT_USAGE = 2
+EXIT_USAGE = ExitCode.USAGE
 
 
 class CliError(Exception):

@@ -10,7 +10,6 @@ focus, and Escape means code only too: the rollback itself was already confirmed
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -19,25 +18,11 @@ from textual.containers import Vertical
 from textual.widgets import Button, Input, Static
 
 from tui.core.transport_errors import describe_argv
+from tui.core.workflow_steps import DataRollback
 from widgets.confirm_modal import DestructiveModal
 
 if TYPE_CHECKING:
-    from tui.context import AppContext
-    from tui.core.workflow import Outcome, Workflow
-
-
-class DataRollback(StrEnum):
-    CODE_ONLY = "code"
-    MIGRATE_DOWN = "migrate_down"
-    RESTORE_DB = "restore_db"
-
-    @property
-    def label(self) -> str:
-        return {
-            DataRollback.CODE_ONLY: "code only",
-            DataRollback.MIGRATE_DOWN: "code + down-migration",
-            DataRollback.RESTORE_DB: "code + database restore",
-        }[self]
+    pass
 
 
 class DataRollbackModal(DestructiveModal[DataRollback]):
@@ -128,32 +113,3 @@ class DataRollbackModal(DestructiveModal[DataRollback]):
 
     def action_code_only(self) -> None:
         self.dismiss(DataRollback.CODE_ONLY)
-
-
-def data_kwargs(choice: DataRollback | None) -> dict[str, bool]:
-    """The operator's answer to the data question as ``Workflow.rollback`` options."""
-    return {
-        "restore_db": choice == DataRollback.RESTORE_DB,
-        "migrate_down": choice == DataRollback.MIGRATE_DOWN,
-    }
-
-
-async def rollback_with_data(
-    wf: Workflow, ctx: AppContext, reason: str, *, restore_db: bool = False,
-    migrate_down: bool = False,
-) -> Outcome:  # fmt: skip
-    """``wf.rollback`` with the operator's data choice (typed-name confirmed by the caller): the
-    deploy screen's R and the emergency screen's b both end here.
-
-    Restoring swaps in the restoring database hook for this one rollback; the workflow's own
-    hook (and so every automatic rollback) never touches data."""
-    from tui.core.database import hooks_for
-
-    default_hook = wf.database_rollback
-    if restore_db:
-        hooks = hooks_for(ctx.config, ctx.pool, ctx.journal, restore_db=True)
-        wf.database_rollback = hooks["database_rollback"]
-    try:
-        return await wf.rollback(reason, migrate_down=migrate_down)
-    finally:
-        wf.database_rollback = default_hook

@@ -127,12 +127,12 @@ async def test_deploy_screen_asks_after_the_typed_app_name(ui_ctx: AppContext) -
     """R and the watch alarm's one key both go through both questions; Escape = code only."""
     seed_deployment(ui_ctx, upto="verify")
     app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
-    calls: list[tuple[str, dict[str, Any]]] = []
+    calls: list[tuple[str, DataRollback]] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await open_deploy(app, pilot)
         screen = app.screen
         assert isinstance(screen, DeployScreen)
-        screen.rollback = lambda reason, **kw: calls.append((reason, kw))  # type: ignore[method-assign]
+        screen.rollback = lambda reason, choice: calls.append((reason, choice))  # type: ignore[method-assign]
         alarm = WatchPanel.RollbackRequested(None, "watch: 5xx rate 4x the baseline")  # type: ignore[arg-type]
         for start, choice in (("R", "escape"), ("R", "migrate-down"), (alarm, "escape")):
             if start == "R":
@@ -148,26 +148,25 @@ async def test_deploy_screen_asks_after_the_typed_app_name(ui_ctx: AppContext) -
                 await pilot.press("tab", *"demo")
                 await pilot.click(f"#{choice}")
             await wait_for(lambda: app.screen is screen, pilot)
-    code_only = {"restore_db": False, "migrate_down": False}
     assert calls == [
-        ("operator rollback from the console", code_only),
-        ("operator rollback from the console", {"restore_db": False, "migrate_down": True}),
-        ("watch: 5xx rate 4x the baseline", code_only),
+        ("operator rollback from the console", DataRollback.CODE_ONLY),
+        ("operator rollback from the console", DataRollback.MIGRATE_DOWN),
+        ("watch: 5xx rate 4x the baseline", DataRollback.CODE_ONLY),
     ]
 
 
 async def test_emergency_rollback_asks_the_same_question(
     ui_ctx: AppContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import widgets.data_rollback_modal
+    from tui.core.workflow import Workflow
 
-    calls: list[dict[str, Any]] = []
+    calls: list[tuple[str, DataRollback]] = []
 
-    async def fake_rollback(wf: Any, ctx: Any, reason: str, **kw: Any) -> Outcome:
-        calls.append({"reason": reason, **kw})
+    async def fake_rollback(wf: Any, reason: str, data: DataRollback) -> Outcome:
+        calls.append((reason, data))
         return Outcome(False, "rolled_back", "rolled back; database NOT migrated down: boom")
 
-    monkeypatch.setattr(widgets.data_rollback_modal, "rollback_with_data", fake_rollback)
+    monkeypatch.setattr(Workflow, "rollback", fake_rollback)
     app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_emergency(app, pilot)
@@ -178,7 +177,7 @@ async def test_emergency_rollback_asks_the_same_question(
         await pilot.press("tab", *"demo")
         await pilot.click("#migrate-down")
         await wait_for(lambda: app.screen is screen and len(screen.incident.steps) == 3, pilot)
-    assert calls == [{"reason": "emergency triage", "restore_db": False, "migrate_down": True}]
+    assert calls == [("emergency triage", DataRollback.MIGRATE_DOWN)]
     assert incident_steps(ui_ctx)[1:3] == [
         "incident: roll back: started (code + down-migration)",
         "incident: roll back: rolled back; database NOT migrated down: boom",
