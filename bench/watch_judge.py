@@ -1,6 +1,7 @@
 """The watch rules over the corpus: false alarms, misses and time to detect, headless.
 
-Replays every case of tests/fixtures/watch/ (synthetic models, see its README) round by round,
+Replays every case of tests/fixtures/watch/ (synthetic models and real recordings from the rig,
+see its README) round by round,
 as the watch engine would: at each round's t, ``judge_series`` on the series so far. A false
 alarm is any rule alarming on a healthy case, or before the fault's onset on a bad one; a miss
 is a bad case whose own rule did not alarm within its stated time. The first-generation rules
@@ -61,15 +62,19 @@ def legacy_first_alarms(case: dict[str, Any]) -> dict[str, float]:
     s = case["series"]
     baseline = WatchBaseline.from_json(case["baseline"])
     base_mem = baseline.mean_memory_bytes
+    # By round time: a real recording leaves out what a round could not read.
+    memory = {t: v for t, v in s["memory_mb"]}
+    latency = {t: v for t, v in s["latencies_ms"]}
+    restarts = {t: n for t, n in s["restarts"]}
     state, first = RuleState(), {}
     for i, (t, unhealthy) in enumerate(s["health"]):
-        mem = s["memory_mb"][i][1] * MIB
+        mem = memory.get(t, 0.0) * MIB
         errors = sum(n for te, n in s["errors"] if t - 60 < te <= t)
         sample = WatchSample(
             index=i + 1, elapsed_s=t, checks=(), unhealthy=tuple(unhealthy),
-            health_latency_ms=s["latencies_ms"][i][1], latency_p50_ms=None, latency_p95_ms=None,
-            errors_per_minute=float(errors), new_restarts=s["restarts"][i][1],
-            memory_bytes=mem, memory_change=mem / base_mem - 1 if base_mem else None,
+            health_latency_ms=latency.get(t), latency_p50_ms=None, latency_p95_ms=None,
+            errors_per_minute=float(errors), new_restarts=restarts.get(t, 0),
+            memory_bytes=mem, memory_change=mem / base_mem - 1 if base_mem and mem else None,
             memory_trend_mb_per_min=None,
         )  # fmt: skip
         for alarm in judge(sample, baseline, AlarmRules(), state):
@@ -123,6 +128,7 @@ def main() -> None:
         "false_alarms": false_alarms,
         "missed": missed,
         "cases": len(cases),
+        "real_cases": sum(1 for c in cases if c.get("synthetic") is False),
         "median_detect_s": statistics.median(detect) if detect else None,
         "legacy_false_alarms": legacy_false,
         "judge_series_ms_max": round(slowest, 2),

@@ -101,7 +101,7 @@ class ScriptedVerifier:
         self.rounds = 0
         self.baselines: list[Any] = []
 
-    async def run_all(self, *, restarts_baseline=None) -> list[CheckResult]:
+    async def run_all(self, *, restarts_baseline=None, health_first=False) -> list[CheckResult]:
         self.rounds += 1
         self.baselines.append(restarts_baseline)
         return self.script(self.rounds)

@@ -91,7 +91,7 @@ class LogVerifier:
                       str(err): {"lines": 0, "errors": 0, "stream": "err"}}  # fmt: skip
         self.rounds = 0
 
-    async def run_all(self, *, restarts_baseline=None) -> list[CheckResult]:
+    async def run_all(self, *, restarts_baseline=None, health_first=False) -> list[CheckResult]:
         self.rounds += 1
         procs = [{"pm_id": i, "status": "online", "restarts": 0} for i in (0, 1)]
         return [

@@ -212,13 +212,22 @@ class Verifier:
     # ------------------------------------------------------------------ all of it
 
     async def run_all(
-        self, *, restarts_baseline: Mapping[int, int] | None = None
+        self, *, restarts_baseline: Mapping[int, int] | None = None, health_first: bool = False
     ) -> list[CheckResult]:
         """Health Check, API Status, Error Check, Processes, Memory Usage (concurrently; one
-        `pm2 jlist` shared by the last three)."""
-        health, status, rest = await asyncio.gather(
-            self.check_health(), self.check_status(), self._pm2_checks(restarts_baseline)
-        )
+        `pm2 jlist` shared by the last three). ``health_first``: the health probe runs alone
+        first, then the rest, so its latency is not the time this process spent on the pm2 and
+        log commands beside it (measured on the rig: ~25 ms beside them vs ~11 ms alone). The
+        watch judges that latency against probes taken alone before DEPLOY."""
+        if health_first:
+            health = await self.check_health()
+            status, rest = await asyncio.gather(
+                self.check_status(), self._pm2_checks(restarts_baseline)
+            )
+        else:
+            health, status, rest = await asyncio.gather(
+                self.check_health(), self.check_status(), self._pm2_checks(restarts_baseline)
+            )
         return [health, status, *rest]
 
 

@@ -360,7 +360,7 @@ class Watch:
         ``check`` event (its numbers and every rule's judgement in ``data``), each drift finding
         a ``finding`` event (once), each alarm an ``alarm`` event: the console and the timeline
         are views of those."""
-        results = await self.verifier.run_all(restarts_baseline=self.restarts_baseline)
+        results = await self._run_checks()
         elapsed = self.clock() - (self.started_at if self.started_at is not None else 0.0)
         restarts, memory = process_numbers(results)
         if self.restarts_baseline is None:
@@ -407,6 +407,13 @@ class Watch:
             if self.state != RUNNING:
                 break
         return sample
+
+    async def _run_checks(self) -> list[Any]:
+        """The Verifier's round, its health probe alone first (its latency is what the latency
+        rule judges against the baseline's probes, also taken alone)."""
+        return await self.verifier.run_all(
+            restarts_baseline=self.restarts_baseline, health_first=True
+        )
 
     def _make_sample(
         self,

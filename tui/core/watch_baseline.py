@@ -52,7 +52,7 @@ BASELINE_WINDOW_S = 600.0
 # Without timestamps in the logs the baseline measures for this long instead.
 BASELINE_SAMPLE_S = 10.0
 # Health probes of the old release for the latency rule (it needs 20: watch_stats), this far
-# apart, for at most this long (they run while the logs are read).
+# apart, for at most this long (alone: nothing else of ours runs meanwhile, as in the watch).
 BASELINE_PROBES = 30
 BASELINE_PROBE_GAP_S = 0.2
 BASELINE_PROBE_MAX_S = 15.0
@@ -148,42 +148,16 @@ async def sample_baseline(
     minute over up to ``window_s``, and that span); logs without timestamps are measured for
     ``sample_s`` instead. An error is a line the Classifier of ``[logs]`` puts at ERROR.
     Restarts and memory: per pm2 process of the app, from one ``pm2 jlist``. Latencies: up to
-    ``probes`` health probes ``probe_gap_s`` apart (``sample_latencies``, meanwhile). Log
-    templates: the tails mined into a ``TemplateBaseline`` (log_drift), kept in ``templates``.
+    ``probes`` health probes ``probe_gap_s`` apart (``sample_latencies``), alone at the end.
+    Log templates: the tails mined into a ``TemplateBaseline`` (log_drift), in ``templates``.
     """
     config, transport = verifier.config, verifier.transport
-    latencies = asyncio.ensure_future(sample_latencies(verifier, probes=probes, gap_s=probe_gap_s))
-    try:
-        return await _sample(
-            verifier, latencies, journal=journal, deployment_id=deployment_id, step=step,
-            lines=lines, window_s=window_s, sample_s=sample_s, sleep=sleep,
-            config=config, transport=transport,
-        )  # fmt: skip
-    finally:
-        if not latencies.done():
-            latencies.cancel()
-            await asyncio.gather(latencies, return_exceptions=True)
-
-
-async def _sample(
-    verifier: Verifier,
-    latencies: asyncio.Future[tuple[float, ...]],
-    *,
-    journal: Journal | None,
-    deployment_id: int | None,
-    step: str,
-    lines: int,
-    window_s: float,
-    sample_s: float,
-    sleep: Callable[[float], Awaitable[None]],
-    config: Any,
-    transport: Transport,
-) -> WatchBaseline:
     try:
         snap = await verifier.snapshot()
     except (Pm2Error, TransportError) as err:
         baseline = WatchBaseline(
-            detail=f"pm2 not readable: {one_line(err)}", latencies_ms=await latencies
+            detail=f"pm2 not readable: {one_line(err)}",
+            latencies_ms=await sample_latencies(verifier, probes=probes, gap_s=probe_gap_s),
         )
         _journal_baseline(journal, verifier, deployment_id, step, baseline)
         return baseline
@@ -217,7 +191,8 @@ async def _sample(
                 span = max(float(sample_s), time.monotonic() - t0)
                 rate, source = errors * 60.0 / span, "sample"
                 detail = f"{errors} error line(s) in a {span:.0f} s sample"
-    lat = await latencies
+    # Last, alone: the watch's probes are taken alone too (Verifier.run_all(health_first=True)).
+    lat = await sample_latencies(verifier, probes=probes, gap_s=probe_gap_s)
     if not lat:
         detail += "; no health-probe latencies (the latency rule gives no verdict)"
     baseline = WatchBaseline(rate, restarts, memory, source, detail, span, lat, templates)
