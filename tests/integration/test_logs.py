@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from tests.helpers import until
 from tests.rigenv import RigEnv
 from tui.core.config import Config, load_config
 from tui.core.log_buffer import ERROR, HOST, LEVEL, MARK, PROCESS, STREAM, TEXT
 from tui.core.logs import HostFollower, LogHub, LogSource, LogStore
 from tui.core.transport import make_transport
-
-
-async def until(cond: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, f"{what} not met within {timeout:g}s"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

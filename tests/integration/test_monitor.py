@@ -6,7 +6,6 @@ what pm2 itself says over a separate ssh. The app is always put back to 2 online
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
@@ -17,6 +16,7 @@ import pytest
 
 from screens.monitor import MonitorScreen
 from screens.scale_prompt import ScalePrompt
+from tests.helpers import wait_for as until
 from tests.rigenv import RigEnv
 from tui.app import ShipdeckApp
 from tui.context import open_context
@@ -71,14 +71,6 @@ def restored(rig: RigEnv) -> Iterator[RigEnv]:
         yield rig
     finally:
         restore(rig)
-
-
-async def until(cond: Callable[[], bool], pilot, timeout: float = 60.0, what: str = "") -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, f"not before the deadline: {what}"
-        await pilot.pause(0.1)
 
 
 def shown(table: ProcessTable) -> dict[int, Pm2Process]:

@@ -3,8 +3,7 @@ override modal) at 120x40, over a real journal and real checks on a tiny local p
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Footer
 
 from screens.checklist_detail import ChecklistDetailScreen
+from tests.helpers import wait_for
 from tests.ui.conftest import FixedClock
 from tui.app import ShipdeckApp
 from tui.context import AppContext
@@ -93,14 +93,6 @@ def ctx(tmp_path: Path) -> Iterator[AppContext]:
     yield context
     (root / "release").touch()  # let a still-running smoke check end
     context.close()
-
-
-async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.05)
 
 
 def state(pane: ChecklistPane, item_id: str) -> ItemState | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
+from tests.helpers import wait_for
 from tui.app import ShipdeckApp
 from tui.context import AppContext
 from widgets.checklist_pane import ChecklistPane
@@ -13,14 +13,6 @@ from widgets.process_table import ProcessTable
 from widgets.timeline import Timeline
 
 SIZE = (120, 40)
-
-
-async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.05)
 
 
 def seed_events(ctx: AppContext) -> None:

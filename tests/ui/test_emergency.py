@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from screens.emergency import EmergencyScreen
+from tests.helpers import wait_for
 from tests.ui.monitor_fixtures import NOW, SNAPSHOT, fixed_service
 from tui.app import ShipdeckApp
 from tui.context import AppContext
 from widgets.confirm_modal import ConfirmModal
 
 SIZE = (120, 40)
-
-
-async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.05)
 
 
 async def open_emergency(app: ShipdeckApp, pilot) -> EmergencyScreen:

@@ -3,13 +3,12 @@ saving and copying; one snapshot per state at a fixed size."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from screens.logs import LogsScreen
+from tests.helpers import wait_for
 from tests.ui.conftest import T0
 from tui.app import ShipdeckApp
 from tui.context import AppContext
@@ -21,14 +20,6 @@ from widgets.logs_pane import LogsPane
 
 SIZE = (120, 40)
 FIXTURES = Path(__file__).resolve().parents[1] / "unit" / "fixtures" / "logs"
-
-
-async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.02)
 
 
 def feed(store: LogStore, start: int, count: int, *, every_error: int = 5) -> None:

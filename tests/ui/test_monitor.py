@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 from textual.screen import Screen
 
 from screens.monitor import MonitorScreen
+from tests.helpers import wait_for
 from tests.ui.monitor_fixtures import NOW, fixed_service
 from tui.app import ShipdeckApp
 from tui.context import AppContext
@@ -17,14 +15,6 @@ from widgets.process_detail import ProcessDetailModal
 from widgets.process_table import ProcessTable
 
 SIZE = (120, 40)
-
-
-async def wait_for(cond: Callable[[], bool], pilot, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.05)
 
 
 def quiet_app(ctx: AppContext, read_only: bool = False) -> ShipdeckApp:

@@ -14,6 +14,7 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tests.helpers import wait_for
 from tests.unit.test_watch import BASE, Clock, ScriptedVerifier, results
 from tui.context import AppContext
 from tui.core.watch import CLEAN, Watch
@@ -21,14 +22,6 @@ from widgets.watch_charts import MAX_POINTS, ErrorRateChart, LatencyChart
 from widgets.watch_panel import WatchPanel, mmss
 
 SIZE = (120, 40)
-
-
-async def wait_for(cond: Callable[[], bool], pilot: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await pilot.pause(0.05)
 
 
 class WatchHost(App[None]):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import until
 from tui.core.log_buffer import LEVEL, MARK, PROCESS, STREAM, TEXT
 from tui.core.log_tail import MAX_LINE, Frame, FrameParser, LineCutter, ProtocolError, clean_line
 from tui.core.logs import HostFollower, LogSource, LogStore
@@ -132,14 +132,6 @@ class DroppableTransport(LocalTransport):
                 await inner.aclose()
 
         return Dropping()
-
-
-async def until(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met before the deadline"
-        await asyncio.sleep(0.02)
 
 
 def texts(store: LogStore, stream: str | None = None, process: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from tests.helpers import until
 from tui.core.config import load_config
 from tui.core.journal import Journal
 from tui.core.metrics_service import HostMonitor
@@ -100,12 +101,6 @@ class ScriptedHost:
             lambda: sample_lines(self.pids, self.gone, "9 " + " ".join(map(str, self.pids))),
             lambda: self.down,
         )
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
 
 
 async def test_drop_recover_crash_alarm(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import until as wait_until
 from tui.core.ssh_lib import asyncssh
 from tui.core.transport import (
     AuthError,
@@ -318,14 +319,6 @@ async def test_cancelling_the_consumer_terminates(transport: SshTransport, sshd:
     with pytest.raises(asyncio.CancelledError):
         await task
     await wait_until(lambda: sshd.seen.signals == ["TERM"])
-
-
-async def wait_until(cond: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------- timeouts
