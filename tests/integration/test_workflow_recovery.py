@@ -62,11 +62,13 @@ def test_sigkill_during_deploy_then_resume(app: OwnApp, tmp_path: Path) -> None:
     j.close()
 
 
-def test_stale_pm2_path_falls_back_to_delete_and_start(app: OwnApp, tmp_path: Path) -> None:
+def test_app_pinned_to_a_release_restarts_once_announced_then_reloads(
+    app: OwnApp, tmp_path: Path
+) -> None:
     rig, journal = app.rig, tmp_path / "j.sqlite3"
     first = f"{app.root}/releases/{FIRST_RELEASE}"
-    # Pin the processes to the real path of the first release, as `cwd: __dirname` would, and
-    # reload by name: pm2 keeps the stored path, so the new release is NOT what it serves.
+    # Pin the processes to the real path of the first release, as `cwd: __dirname` or an
+    # ecosystem without cwd would, and reload by name: a reload keeps the stored path.
     ssh(rig, "pm2", "delete", app.name)
     ssh(rig, *app.env_argv(), "pm2", "start", f"{first}/server.js", "--name", app.name,
         "-i", "2", "--cwd", first)  # fmt: skip
@@ -75,9 +77,23 @@ def test_stale_pm2_path_falls_back_to_delete_and_start(app: OwnApp, tmp_path: Pa
     assert done.returncode == 0, done.stdout + done.stderr
     assert served_version(app.status_url) == "1.1.0"
     notes = [e.message for e in journal_events(journal, kinds=["note"])]
-    assert any("pm2 delete + start" in n for n in notes), notes
-    checks = [e.message for e in journal_events(journal, kinds=["check"])]
-    assert any("serving another release" in c for c in checks), checks
+    assert any("restarted once through shipdeck's ecosystem" in n for n in notes), notes
+    assert any(
+        "delete + start" in e.message and e.data["seconds"] > 0
+        for e in journal_events(journal, kinds=["downtime"])
+    )
+    # From now on pm2 stores the link: the rollback is a plain reload, no stop.
+    ids = pm2_ids(app)
+    back = shipdeck("rollback", "--headless", "--yes", config=by_name, journal=journal)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert served_version(app.status_url) == "1.0.0"
+    assert pm2_ids(app) == ids
+    assert len(journal_events(journal, kinds=["downtime"])) == 1
+
+
+def pm2_ids(app: OwnApp) -> list[int]:
+    procs = json.loads(ssh(app.rig, "sh", "-c", 'pm2 jlist | grep "^\\["'))
+    return sorted(p["pm_id"] for p in procs if p["name"] == app.name)
 
 
 def test_ctrl_c_during_build_frees_the_lock_and_rollback_undoes(

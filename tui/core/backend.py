@@ -8,7 +8,7 @@ step they run under; the operator's actions (restart, stop, ...) journal an ``ac
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,9 +91,17 @@ class Backend(Protocol):
     async def delete(self, target: str | int) -> Result: ...
 
 
-def app_processes(processes: Sequence[Any], app: str) -> list[Any]:
-    """The processes named ``app``, in id order."""
-    return sorted((p for p in processes if p.name == app), key=lambda p: p.pm_id)
+def app_processes(
+    processes: Sequence[Any], app: str, names: Collection[str] = ()
+) -> list[Any]:
+    """The deployment's processes, in id order: those named ``app`` or one of ``names`` (the
+    release's apps), and those shipdeck started for ``app`` (pm2: tagged by its ecosystem
+    wrapper, so every app of a several-app ecosystem file counts, whatever its name)."""
+    return sorted(
+        (p for p in processes
+         if p.name == app or p.name in names or getattr(p, "shipdeck_app", "") == app),
+        key=lambda p: p.pm_id,
+    )  # fmt: skip
 
 
 def make_backend(config: Config, cmd: Commander, ecosystem: str) -> Backend:

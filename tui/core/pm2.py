@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tui.core.backend import Release, app_processes
 from tui.core.journal import Journal
 from tui.core.lines import last_line
+from tui.core.pm2_ecosystem import TAG_VAR, WRAPPER_NAME, names_argv, parse_names, wrapper_source
 from tui.core.transport import Result, Transport, TransportError
 from tui.core.transport_errors import describe_argv
 from tui.core.workflow_steps import Commander, WorkflowError, substitute
@@ -57,6 +58,8 @@ class Pm2Process:
     interpreter: str = ""
     # pm2's `versioning` (repo, branch, revision...) as text pairs; empty unless pm2 parsed git.
     versioning: tuple[tuple[str, str], ...] = ()
+    # The shipdeck app that started it through its wrapper (pm2_ecosystem.TAG_VAR), else "".
+    shipdeck_app: str = ""
 
     @property
     def mode(self) -> str:
@@ -126,6 +129,7 @@ def parse_jlist(text: str) -> list[Pm2Process]:
                 created_at_ms=_int(env.get("created_at")),
                 interpreter=str(env.get("exec_interpreter") or ""),
                 versioning=_versioning(env.get("versioning")),
+                shipdeck_app=str(process_env.get(TAG_VAR) or env.get(TAG_VAR) or ""),
             )
         )
     return processes
@@ -172,6 +176,8 @@ class Pm2Backend:
         self.config: Config | None = None
         self.cmd: Commander | None = None
         self.ecosystem = ""
+        # The apps of the release being served (its ecosystem file's, narrowed by pm2_apps).
+        self.app_names: tuple[str, ...] = ()
 
     @property
     def host_name(self) -> str:
@@ -312,6 +318,23 @@ class Pm2Backend:
             raise TypeError("the deploy side of Pm2Backend needs Pm2Backend.for_workflow(...)")
         return self.config, self.cmd
 
+    @property
+    def root(self) -> str:
+        config, _ = self._deploying()
+        return config.app.root.rstrip("/") or "/"
+
+    @property
+    def link(self) -> str:
+        """What the processes run from as pm2 stores it: the `current` link (releases), the
+        root itself (in place: a rollback swaps the directory under that path)."""
+        config, _ = self._deploying()
+        root = self.root
+        return f"{root.rstrip('/')}/current" if config.app.layout == "releases" else root
+
+    @property
+    def wrapper_path(self) -> str:
+        return f"{self.root.rstrip('/')}/{WRAPPER_NAME}"
+
     def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
         """A configured command naming plain `pm2` runs the configured pm2 binary (also after
         an `env K=V` prefix: the pm2 word is the first one that is not an assignment)."""
@@ -323,15 +346,25 @@ class Pm2Backend:
             args[start] = self.pm2_bin
         return tuple(args)
 
+    def _prefix(self, reload: Sequence[str]) -> list[str]:
+        """What the configured reload puts before pm2 (e.g. `env PORT=...`): kept for every
+        command that loads the ecosystem file (its values may come from the environment)."""
+        return list(reload[: next((i for i, a in enumerate(reload) if a == self.pm2_bin), 0)])
+
     async def processes(self, step: str) -> list[Pm2Process]:
-        """The app's pm2 processes, in pm_id order (one journaled `pm2 jlist`)."""
-        config, cmd = self._deploying()
+        """The deployment's pm2 processes, in pm_id order (one journaled `pm2 jlist`): the
+        apps of the release's ecosystem file and any shipdeck started for this app."""
+        config, _ = self._deploying()
+        return app_processes(await self._jlist(step), config.app.name, self.app_names)
+
+    async def _jlist(self, step: str) -> list[Pm2Process]:
+        _, cmd = self._deploying()
         # keep_output=False: the process list carries every env value of the app (secrets).
         result = await cmd.run(
             [self.pm2_bin, "jlist"], step=step, env=self.env, timeout=60, quiet=True,
             keep_output=False,
         )  # fmt: skip
-        return app_processes(parse_jlist(result.stdout), config.app.name)
+        return parse_jlist(result.stdout)
 
     async def versions(self, step: str) -> list[dict[str, Any]]:
         return [{"name": p.name, "pm_id": p.pm_id, "status": p.status, "version": p.version}
@@ -345,32 +378,125 @@ class Pm2Backend:
                     seen.setdefault(path, None)
         return list(seen)
 
-    async def serve(self, release: Release, step: str) -> Mapping[str, Any]:
-        """``[steps.deploy] reload`` from the release's directory, then the proof; when pm2
-        kept the old paths (pm2 #1663/#5939), delete + start afresh from the release."""
+    # -- the release's apps and shipdeck's ecosystem wrapper -----------------------------------
+
+    async def release_apps(
+        self, step: str, directory: str, prefix: Sequence[str] = ()
+    ) -> list[str]:
+        """The apps of the ecosystem file in ``directory`` (read by node on the host, with the
+        reload's environment), narrowed by ``[app] pm2_apps``."""
         config, cmd = self._deploying()
-        reload = self.argv(substitute(config.steps.deploy.reload, release.values))
-        await self.reload_command(step, reload, release.directory)
-        problem = await self.prove_serving(release, step)
-        if problem is None:
-            return {}
-        cmd.note(step, f"reload did not take ({problem}): pm2 delete + start")
-        # Keep what the configured reload puts before pm2 (e.g. `env PORT=...`) for the restart.
-        prefix = reload[: next((i for i, a in enumerate(reload) if a == self.pm2_bin), 0)]
-        await cmd.run(
-            [*prefix, self.pm2_bin, "delete", config.app.name], step=step, env=self.env,
-            check=False,
-        )  # fmt: skip
         eco = config.app.ecosystem
-        eco_path = eco if eco.startswith("/") else f"{release.directory}/{eco}"
-        await cmd.run(
-            [*prefix, self.pm2_bin, "start", eco_path, "--update-env"], step=step, env=self.env,
-            cwd=release.directory, timeout=config.steps.deploy.timeout_s,
-        )  # fmt: skip
+        path = eco if eco.startswith("/") else f"{directory.rstrip('/')}/{eco}"
+        result = await cmd.run([*prefix, *names_argv("node", path)], step=step, cwd=directory,
+                               env=self.env, check=False, quiet=True, timeout=60)  # fmt: skip
+        try:
+            if not result.ok:
+                raise ValueError(last_line(result))
+            names = parse_names(result.stdout)
+        except ValueError as err:
+            cmd.note(step, f"warning: cannot read the apps of {path} ({err}): serving "
+                     f"{config.app.name} alone", data={"level": "warning"})  # fmt: skip
+            names = [config.app.name]
+        wanted = tuple(getattr(config.app, "pm2_apps", ()) or ())
+        if wanted:
+            absent = [n for n in wanted if n not in names]
+            if absent:
+                raise WorkflowError(f"[app] pm2_apps names {', '.join(absent)}, not in {path}")
+            names = [n for n in names if n in wanted]
+        if not names:
+            raise WorkflowError(f"{path} defines no app")
+        return names
+
+    async def write_wrapper(self, step: str) -> str:
+        """Write shipdeck's ecosystem wrapper into the root (a temp name, then one rename)."""
+        config, cmd = self._deploying()
+        app = config.app
+        source = wrapper_source(self.link, app.ecosystem,
+                                tuple(getattr(app, "pm2_apps", ()) or ()), app.name)  # fmt: skip
+        final = self.wrapper_path
+        tmp = f"{final}.tmp"
+        await cmd.run(["sh", "-c", 'cat > "$1" && mv -f -- "$1" "$2"', "sh", tmp, final],
+                      step=step, stdin=source, quiet=True)  # fmt: skip
+        return final
+
+    def _pinned(self, p: Pm2Process) -> bool:
+        """pm2 stored a path inside one release (not through the link): a reload keeps it."""
+        root, link = self.root, self.link
+        return any(_inside(path, root) and not _inside(path, link) for path in (p.cwd, p.exec_path))
+
+    async def _pm2(
+        self, step: str, prefix: Sequence[str], *args: str, check: bool = True
+    ) -> Result:
+        config, cmd = self._deploying()
+        return await cmd.run([*prefix, self.pm2_bin, *args], step=step, env=self.env,
+                             check=check, timeout=config.steps.deploy.timeout_s)  # fmt: skip
+
+    def _downtime(self, step: str, seconds: float, apps: Sequence[str], why: str) -> None:
+        _, cmd = self._deploying()
+        cmd.record("downtime", step,
+                   f"downtime {seconds:.1f}s: pm2 delete + start of {', '.join(apps)} ({why})",
+                   duration=round(seconds, 3),
+                   data={"seconds": round(seconds, 3), "apps": list(apps), "why": why})  # fmt: skip
+
+    # -- the deploy ------------------------------------------------------------------------------
+
+    async def serve(self, release: Release, step: str) -> Mapping[str, Any]:
+        """Make pm2 run exactly the release's apps, through shipdeck's wrapper (every cwd and
+        path is the link, so `[steps.deploy] reload` with {ecosystem} = the wrapper serves what
+        the link points at), then prove it. Apps pm2 runs from a release's own path (started by
+        hand from another ecosystem) restart once, announced; apps shipdeck started that the
+        release no longer has are deleted. When the reload did not take: pm2 delete + start, a
+        last resort, with a warning and a ``downtime`` event."""
+        config, cmd = self._deploying()
+        app = config.app.name
+        values = {**release.values, "ecosystem": self.wrapper_path}
+        reload = self.argv(substitute(config.steps.deploy.reload, values))
+        prefix = self._prefix(reload)
+        names = await self.release_apps(step, release.directory, prefix)
+        self.app_names = tuple(names)
+        await self.write_wrapper(step)
+        procs = await self._jlist(step)
+        ours = app_processes(procs, app, names)
+        pinned = sorted({p.name for p in ours if p.name in names and self._pinned(p)})
+        extra = sorted({p.name for p in ours if p.name not in names and p.shipdeck_app == app})
+        facts: dict[str, Any] = {"apps": names}
+        down_since = None
+        if pinned:
+            where = sorted({p.cwd for p in ours if p.name in pinned})
+            cmd.note(step, f"warning: {', '.join(pinned)} run from {', '.join(where)}, not "
+                     f"through {self.link}: restarted once through shipdeck's ecosystem "
+                     "(pm2 delete + start, a short stop); later reloads serve the link",
+                     data={"level": "warning", "apps": pinned})  # fmt: skip
+            down_since = time.monotonic()
+            await self._pm2(step, prefix, "delete", ",".join(pinned), check=False)
+        if any(p.name in names and p.name not in pinned for p in ours):
+            await self.reload_command(step, reload, release.directory)
+        running = {p.name for p in await self._jlist(step)}
+        missing = [n for n in names if n not in running]
+        if missing:
+            await self._pm2(step, prefix, "start", self.wrapper_path, "--only", ",".join(missing))
+        if extra:
+            cmd.note(step, f"{', '.join(extra)}: not in this release's ecosystem file: stopped "
+                     "and deleted", data={"apps": extra})  # fmt: skip
+            await self._pm2(step, prefix, "delete", ",".join(extra), check=False)
         problem = await self.prove_serving(release, step)
+        if down_since is not None:
+            self._downtime(step, time.monotonic() - down_since, pinned,
+                           "first start through shipdeck's ecosystem")  # fmt: skip
+            facts["wrapper_restart"] = pinned
+        if problem is None:
+            return facts
+        cmd.note(step, f"warning: reload did not take ({problem}): pm2 delete + start of "
+                 f"{', '.join(names)}, a full stop", data={"level": "warning"})  # fmt: skip
+        t0 = time.monotonic()
+        await self._pm2(step, prefix, "delete", ",".join(names), check=False)
+        await self._pm2(step, prefix, "start", self.wrapper_path, "--only", ",".join(names))
+        problem = await self.prove_serving(release, step)
+        self._downtime(step, time.monotonic() - t0, names, "the reload did not take")
         if problem is not None:
             raise WorkflowError(f"pm2 does not serve the new release: {problem}")
-        return {"fallback_restart": True}
+        return {**facts, "fallback_restart": True}
 
     async def reload_command(self, step: str, reload: Sequence[str], cwd: str) -> None:
         """Run the reload; while pm2 says another reload holds its lock (one left running by a
@@ -396,10 +522,10 @@ class Pm2Backend:
             )
 
     async def prove_serving(self, release: Release, step: str) -> str | None:
-        """pm2 stores a process's cwd and script path when it starts it, and older pm2 versions
-        kept serving the old release after a reload through a symlinked `current` (pm2 #1663,
-        #5939). So: every process's cwd and exec path resolve (readlink -f, on the host) into
-        the release, and the status URL, asked over fresh connections, reports its version."""
+        """What each process runs is read from the kernel: the real cwd of every worker
+        (`/proc/<pid>/cwd`) must be inside the release (pm2's stored path is the link and always
+        resolves to the new release); then the status URL, asked over fresh connections, must
+        report the release's version. A process that is not online is left to VERIFY."""
         config, cmd = self._deploying()
         ok, detail = await self._prove_paths(step, release.directory)
         cmd.record("check", step, f"process paths: {detail}",
@@ -422,29 +548,26 @@ class Pm2Backend:
         config, cmd = self._deploying()
         procs = await self.processes(step)
         if not procs:
-            return False, f"pm2 runs no process named {config.app.name}"
-        down = [p for p in procs if p.status != "online"]
-        paths = [release_dir, *(p.cwd for p in procs), *(p.exec_path for p in procs)]
-        wanted = sorted({p for p in paths if p})
-        result = await cmd.run(["readlink", "-f", "--", *wanted], step=step, check=False,
-                               quiet=True)  # fmt: skip
+            return False, f"pm2 runs no process of {config.app.name}"
+        absent = [n for n in self.app_names if n not in {p.name for p in procs}]
+        if absent:
+            return False, f"not running: {', '.join(absent)}"
+        live = [p for p in procs if p.pid > 0]
+        result = await cmd.run(
+            ["sh", "-c", _REAL_CWDS, "sh", release_dir, *(str(p.pid) for p in live)],
+            step=step, check=False, quiet=True,
+        )  # fmt: skip
         lines = result.stdout.splitlines()
-        resolved = {p: (lines[i] if i < len(lines) else "") for i, p in enumerate(wanted)}
-        real = resolved.get(release_dir, "") or release_dir
-        stale = sorted(
-            {
-                f"{p.name}#{p.pm_id} {path} -> {resolved.get(path) or '?'}"
-                for p in procs
-                for path in (p.cwd, p.exec_path)
-                if not _inside(resolved.get(path, ""), real)
-            }
-        )
+        real = (lines[0].strip() if lines else "") or release_dir
+        cwds = dict(line.split(" ", 1) for line in lines[1:] if " " in line)
+        stale = sorted(f"{p.name}#{p.pm_id} pid {p.pid} runs in {cwds.get(str(p.pid)) or '?'}"
+                       for p in live if not _inside(cwds.get(str(p.pid), ""), real)
+                       and str(p.pid) in cwds)  # fmt: skip
         if stale:
             return False, "serving another release: " + "; ".join(stale)
-        if down:
-            names = ", ".join(f"{p.name}#{p.pm_id} {p.status}" for p in down)
-            return False, f"not online: {names}"
-        return True, f"{len(procs)} process(es) online from {real}"
+        down = [f"{p.name}#{p.pm_id} {p.status}" for p in procs if p.status != "online"]
+        note = f"; not online: {', '.join(down)} (VERIFY judges it)" if down else ""
+        return True, f"{len(procs) - len(down)} process(es) online in {real}{note}"
 
     async def wait_idle(self, step: str, timeout_s: float = 120.0) -> None:
         """A console killed mid-DEPLOY leaves its reload running on the host (no PTY, so the
@@ -466,6 +589,14 @@ class Pm2Backend:
                          "host: waiting for it to end")  # fmt: skip
                 waited = True
             await asyncio.sleep(1.0)
+
+
+# $1: the release directory (resolved first), then pids: "<pid> <real cwd>" each. A pid that is
+# gone by now prints nothing (pm2 restarted it; VERIFY judges restarts).
+_REAL_CWDS = (
+    'readlink -f -- "$1"; shift; for p; do c=$(readlink "/proc/$p/cwd" 2>/dev/null) && '
+    'printf "%s %s\\n" "$p" "$c"; done; exit 0'
+)
 
 
 def _inside(path: str, root: str) -> bool:

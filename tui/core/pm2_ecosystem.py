@@ -15,6 +15,8 @@ import json
 from collections.abc import Sequence
 
 WRAPPER_NAME = ".shipdeck-ecosystem.config.js"
+#: The env variable the wrapper gives every app it starts: the shipdeck app's name.
+TAG_VAR = "SHIPDECK_APP"
 
 _WRAPPER = """'use strict';
 // Written by shipdeck; rewritten at every DEPLOY and ROLLBACK. pm2 runs the apps of the live
@@ -25,6 +27,8 @@ const path = require('path');
 const CURRENT = __CURRENT__;
 const SOURCE = path.resolve(CURRENT, __ECOSYSTEM__);
 const ONLY = __ONLY__;
+const TAG = __TAG__;
+const TAG_VAR = __TAG_VAR__;
 const real = fs.realpathSync(CURRENT);
 
 function relink(p) {
@@ -46,6 +50,8 @@ const apps = list
     for (const key of ['script', 'out_file', 'error_file', 'log_file', 'pid_file']) {
       if (out[key]) out[key] = relink(out[key]);
     }
+    // Marks the process as this shipdeck app's (pm2 jlist shows it): its checks find it by that.
+    if (TAG) out.env = Object.assign({}, out.env, { [TAG_VAR]: TAG });
     return out;
   });
 module.exports = { apps };
@@ -61,13 +67,18 @@ process.stdout.write(JSON.stringify(list.map((a) => (a && a.name) || '').filter(
 """
 
 
-def wrapper_source(current: str, ecosystem: str, only: Sequence[str] = ()) -> str:
+def wrapper_source(
+    current: str, ecosystem: str, only: Sequence[str] = (), tag: str = ""
+) -> str:
     """The wrapper for the app whose live release is the link ``current``; ``ecosystem`` is the
-    release's file (relative to the release, or absolute); ``only`` narrows the apps."""
+    release's file (relative to the release, or absolute); ``only`` narrows the apps; ``tag``
+    (the shipdeck app's name) goes into every app's env as ``TAG_VAR``."""
     return (
         _WRAPPER.replace("__CURRENT__", json.dumps(current))
         .replace("__ECOSYSTEM__", json.dumps(ecosystem))
         .replace("__ONLY__", json.dumps(list(only)))
+        .replace("__TAG_VAR__", json.dumps(TAG_VAR))
+        .replace("__TAG__", json.dumps(tag))
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui.core.backend import app_processes as _app_processes
 from tui.core.config import HealthConfig
 from tui.core.health_http import Probe
 from tui.core.log_buffer import ERROR as ERROR_LEVEL
@@ -187,7 +188,9 @@ def _metric(axm: Mapping[str, Any], key: str) -> float | None:
 
 
 def app_processes(processes: Iterable[Pm2Process], app: str) -> list[Pm2Process]:
-    return sorted((p for p in processes if p.name == app), key=lambda p: p.pm_id)
+    """The app's processes: named ``app``, or started by shipdeck for it (every app of its
+    ecosystem file: a crash-looping worker beside the web app counts too)."""
+    return _app_processes(list(processes), app)
 
 
 def label(p: Pm2Process) -> str:
@@ -291,7 +294,9 @@ def memory_usage(
     mine = app_processes(processes, app)
     parts, rows = [], []
     for p in mine:
-        row: dict[str, Any] = {"pm_id": p.pm_id, "memory_bytes": p.memory_bytes}
+        row: dict[str, Any] = {
+            "pm_id": p.pm_id, "memory_bytes": p.memory_bytes, "cpu_percent": p.cpu_percent
+        }
         text = (
             f"{label(p)} {_mb(p.memory_bytes)}"
             if p.status == "online"
