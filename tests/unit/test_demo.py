@@ -24,6 +24,7 @@ from tui.core.demo import (
     DEFAULT_REF,
     FAILING_TAG,
     LIVE_TAG,
+    DemoError,
     LocalDemo,
     source_fingerprint,
 )
@@ -179,3 +180,15 @@ def test_reset_wipes_the_state_but_keeps_the_pm2_install(tmp_path: Path) -> None
     assert "\n" not in line and line.startswith("demo reset:") and "1.0.0 is live again" in line
     assert not demo.state_dir.exists()
     assert pm2.exists()
+
+
+def test_a_pm2_home_too_long_for_unix_sockets_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    # The kernel cuts a socket path at 108 bytes: pm2 works once with the cut-short names,
+    # then the next daemon spins on the stale socket. Say so instead.
+    deep = tmp_path / ("d" * 120)
+    demo = LocalDemo(state_dir=deep / "demo", cache_dir=tmp_path / "cache")
+    with pytest.raises(DemoError, match="too long for pm2's sockets"):
+        demo.start()
+    assert not deep.exists()

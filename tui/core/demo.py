@@ -46,6 +46,7 @@ ORIGIN_LAYOUT = "2"
 #: How server.js reads the switch that makes /health answer 500; 1.2.0 sets it (_break_health).
 HEALTH_SWITCH = "process.env.DEMO_HEALTH_FAIL === '1'"
 DEFAULT_WATCH_MINUTES = 2.0
+SOCKET_PATH_MAX = 107  # a unix socket's path (sun_path: 108 bytes with the final NUL)
 INSTALL = ("npm", "ci", "--omit=dev", "--no-audit", "--no-fund")
 BUILD = ("npm", "run", "build")
 
@@ -324,7 +325,20 @@ class LocalDemo:
             f"{LIVE_TAG.lstrip('v')} is live again"
         )
 
+    def _check_socket_path(self) -> None:
+        """pm2 talks to its daemon over unix sockets in PM2_HOME; a longer path is cut short by
+        the kernel (108 bytes), which works once and then leaves the next daemon spinning on
+        the stale, cut-short socket."""
+        longest = len(os.fsencode(self.pm2_home / "rpc.sock"))
+        if longest > SOCKET_PATH_MAX:
+            raise DemoError(
+                f"the demo's pm2 home {self.pm2_home} is too long for pm2's sockets "
+                f"({longest} > {SOCKET_PATH_MAX} bytes): point XDG_STATE_HOME at a shorter "
+                "directory"
+            )
+
     def start(self, timeout: float = 60.0) -> Path:
+        self._check_socket_path()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pm2_bin = self.find_pm2()
         self._kill_leftover_daemon()
