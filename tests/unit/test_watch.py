@@ -212,7 +212,7 @@ async def test_a_fresh_heap_above_the_old_level_is_not_an_alarm(config, journal)
     assert memory[0].verdict == "no verdict" and "of 300 s after the warm-up" in memory[0].line
     last = journal.events(kinds=["check"])[-1]
     rules = {j["rule"]: j for j in last.data["judgements"]}
-    assert set(rules) == {"health", "error_rate", "restarts", "memory", "latency"}
+    assert set(rules) == {"health", "error_rate", "restarts", "memory", "latency", "scale"}
     assert rules["memory"]["verdict"] == "no verdict" and rules["memory"]["statistic"]
     assert rules["latency"]["verdict"] == "no verdict"  # no latencies before DEPLOY in BASE
 

@@ -359,6 +359,11 @@ class PolicyConfig:
     watch_minutes: float = opt(15, ge=0)
     watch_interval_s: float = opt(10.0, gt=0)
     auto_rollback: bool = opt(False)
+    # The watch suggests `pm2 scale APP +N` when latency rises under load (busy CPU, errors ok);
+    # with auto_scale it scales by itself, up to max_instances, once per scale_cooldown_s.
+    auto_scale: bool = opt(False)
+    max_instances: int = opt(8, ge=1)
+    scale_cooldown_s: float = opt(300.0, ge=0)
     no_deploy_days: tuple[str, ...] = opt(("Fri",), choices=WEEKDAYS)
     no_deploy_after: str = opt("16:00", checks=("hhmm",))  # "" = no cut-off
     max_commits_ahead: int = opt(20, ge=0)

@@ -38,7 +38,9 @@ from tui.core.watch_baseline import STEP, baseline_for_workflow, host_name, samp
 from tui.core.watch_logs import LogErrorCounter, LogGrowth
 from tui.core.watch_rules import (
     MIB,
+    RULE_ERRORS,
     RULES,
+    SUGGEST,
     Alarm,
     AlarmRules,
     Judgement,
@@ -48,10 +50,12 @@ from tui.core.watch_rules import (
     WatchSample,
     alarms_from,
     by_name,
+    judge_scale_series,
     judge_series,
     latency_ms,
     new_restarts,
     percentile,
+    process_cpu,
     process_numbers,
     slope_per_minute,
     unhealthy_parts,
@@ -67,6 +71,7 @@ __all__ = [
     "RULE_DRIFT",
     "RUNNING",
     "STEP",
+    "SUGGESTION",
     "Alarm",
     "AlarmRules",
     "ConfirmGate",
@@ -95,6 +100,8 @@ PENDING, RUNNING, CLEAN, ALARMED, CANCELLED = (
 MAX_SAMPLES = 2000
 # The journal kind of a log-drift finding (one event per finding: its kind and template).
 FINDING = "finding"
+# The journal kind of a scale suggestion ("suggestion: pm2 scale APP +N: why").
+SUGGESTION = "suggestion"
 # The alarm rule of a log-drift finding that crosses [policy.alarms] new_templates_alarm.
 RULE_DRIFT = "log_drift"
 _ALARM_LEVELS = {"error": ERROR, "warn": WARN}
@@ -104,6 +111,8 @@ ErrorCountSource = Callable[[], "int | Awaitable[int | None] | None"]
 # Errors per minute now (the console's log follower: log_filter.ErrorRate.per_minute).
 ErrorRateSource = Callable[[], "float | Awaitable[float | None] | None"]
 Rollback = Callable[[str], Awaitable[Any]]
+# Scale the app to this many processes (``pm2 scale APP N``): given by whoever owns the backend.
+Scale = Callable[[int], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,8 @@ class Watch:
         auto_rollback: bool | None = None,
         restarts_baseline: Mapping[int, int] | None = None,
         auto_rollback_source: str = "policy.auto_rollback",
+        scale: Scale | None = None,
+        auto_scale: bool | None = None,
     ) -> None:
         policy = config.policy
         self.config = config
@@ -183,6 +194,15 @@ class Watch:
         self.interval_s = float(policy.watch_interval_s if interval_s is None else interval_s)
         self.auto_rollback = policy.auto_rollback if auto_rollback is None else auto_rollback
         self.auto_rollback_source = auto_rollback_source  # who said to roll back by itself
+        # Scale suggestions: journaled; with auto_scale also done through ``scale`` (the watch
+        # never runs pm2 itself), never for a release whose error rate alarmed.
+        self.scale = scale
+        self.auto_scale = policy.auto_scale if auto_scale is None else auto_scale
+        self.max_instances = policy.max_instances
+        self.scale_cooldown_s = policy.scale_cooldown_s
+        self.suggestions: list[Judgement] = []
+        self._last_suggestion_s: float | None = None
+        self._online: frozenset[int] = frozenset()
         # Restarts count from the watch's start (a reload itself counts as one in pm2): the
         # workflow's post-DEPLOY counts if given, else the first round's.
         self.restarts_baseline = dict(restarts_baseline) if restarts_baseline else None
@@ -370,9 +390,13 @@ class Watch:
         rate = await self._errors_per_minute(elapsed, count)
         sample = self._make_sample(results, elapsed, restarts, memory, rate)
         self.window.samples.append(sample)
-        if sample.new_restarts > self._restarts_seen:
-            self.recorder.restarted(elapsed)  # a fresh process: its warm-up starts again
+        instances, cpu = process_cpu(results)
+        online = frozenset(memory)
+        if sample.new_restarts > self._restarts_seen or (self._online and online - self._online):
+            # A fresh process (a restart, or one scaled up): its warm-up starts again.
+            self.recorder.restarted(elapsed)
         self._restarts_seen = max(self._restarts_seen, sample.new_restarts)
+        self._online = online or self._online
         self.recorder.add(
             elapsed,
             memory_mb=sample.memory_bytes / MIB or None,
@@ -381,10 +405,16 @@ class Watch:
             else [],
             restarts=sample.new_restarts if restarts else None,
             unhealthy=sample.unhealthy,
+            cpu_percent=cpu,
         )  # fmt: skip
-        self.judgements = judge_series(
-            self.recorder.series(), self.baseline, self.rules, now=elapsed
-        )
+        series = self.recorder.series()
+        self.judgements = judge_series(series, self.baseline, self.rules, now=elapsed)
+        errors_judged = next(j for j in self.judgements if j.rule == RULE_ERRORS)
+        scale = judge_scale_series(
+            series, self.baseline, self.rules, elapsed, errors=errors_judged,
+            instances=instances, max_instances=self.max_instances,
+        )  # fmt: skip
+        self.judgements.append(scale)
         report = self._judge_drift(growth)
         data = sample.to_json()
         data["judgements"] = [j.to_json() for j in self.judgements]
@@ -400,6 +430,7 @@ class Watch:
             self._finding_keys.add(finding.key)
             self.findings.append(finding)
             self._record(FINDING, finding.line(), data=finding.to_json())
+        await self._suggest(scale, elapsed, instances)
         alarms = alarms_from(self.judgements, self._rule_state, sample.index)
         alarms += self._drift_alarms(report, sample.index)
         for alarm in alarms:
@@ -486,6 +517,43 @@ class Watch:
         while win and win[0][0] <= elapsed - 60.0:
             win.popleft()
         return float(sum(c for _, c in win))
+
+    # -- scale --------------------------------------------------------------------------------
+
+    async def _suggest(self, judged: Judgement, elapsed: float, instances: int) -> None:
+        """Journal a scale suggestion (at most once per ``scale_cooldown_s``) and, with
+        auto_scale, scale through the callback. Never once the error rate alarmed."""
+        if judged.verdict != SUGGEST or RULE_ERRORS in self._rule_state.fired:
+            return
+        last = self._last_suggestion_s
+        if last is not None and elapsed - last < self.scale_cooldown_s:
+            return
+        self._last_suggestion_s = elapsed
+        add = int(judged.value or 1)
+        target = instances + add
+        command = f"pm2 scale {self.config.app.name} +{add}"
+        self.suggestions.append(judged)
+        why = judged.line.split(": ", 2)[-1] if judged.line.count(": ") >= 2 else judged.line
+        self._record(
+            SUGGESTION, f"suggestion: {command} ({instances} -> {target} instances): {why}",
+            data={**judged.to_json(), "command": command, "add": add, "instances": instances,
+                  "target": target, "auto_scale": self.auto_scale},
+        )  # fmt: skip
+        if not self.auto_scale:
+            return
+        if self.scale is None:
+            self._record("note", "auto_scale is on but no scale was given to the watch")
+            return
+        self._record("action", f"auto-scale (policy.auto_scale): {command}",
+                     data={"add": add, "target": target, "auto": True})  # fmt: skip
+        try:
+            await self.scale(target)
+        except Exception as err:  # the scale reports its own failure; the watch goes on
+            self._record("note", f"watch: auto-scale failed: {one_line(err)}",
+                         data={"target": target, "error": one_line(err)})  # fmt: skip
+            return
+        self._record("note", f"watch: scaled to {target} instances", data={"target": target})
+        self.recorder.restarted(elapsed)  # new processes: fresh heaps and a cold JIT
 
     # -- log drift ----------------------------------------------------------------------------
 

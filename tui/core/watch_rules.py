@@ -40,7 +40,9 @@ from tui.core.watch_stats import (
     RULE_LATENCY,
     RULE_MEMORY,
     RULE_RESTARTS,
+    RULE_SCALE,
     SERIES_RULES,
+    SUGGEST,
     Judgement,
     SeriesRecorder,
     WatchSeries,
@@ -49,6 +51,7 @@ from tui.core.watch_stats import (
     judge_latency,
     judge_memory,
     judge_restarts,
+    judge_scale,
 )
 
 __all__ = [
@@ -71,7 +74,9 @@ __all__ = [
     "RULE_LATENCY",
     "RULE_MEMORY",
     "RULE_RESTARTS",
+    "RULE_SCALE",
     "SERIES_RULES",
+    "SUGGEST",
     "WARMUP_S",
     "Alarm",
     "AlarmRules",
@@ -86,12 +91,14 @@ __all__ = [
     "by_name",
     "errors_from_timestamps",
     "judge",
+    "judge_scale_series",
     "judge_series",
     "latency_ms",
     "line_time",
     "new_restarts",
     "parse_offset",
     "percentile",
+    "process_cpu",
     "process_numbers",
     "rate_from_timestamps",
     "slope_per_minute",
@@ -427,6 +434,27 @@ def process_numbers(checks: Iterable[CheckResult]) -> tuple[dict[int, int], dict
     return restarts, memory
 
 
+def process_cpu(checks: Iterable[CheckResult]) -> tuple[int, float | None]:
+    """(online processes of the app, their mean CPU % as pm2 last sampled it; None when no
+    online process reported one) from the results' data."""
+    found = by_name(checks)
+    procs = found.get(PROCESSES)
+    online = {
+        int(row["pm_id"])
+        for row in ((procs.data.get("processes") or []) if procs else [])
+        if row.get("status") == "online" and "pm_id" in row
+    }
+    mem = found.get(MEMORY)
+    values = []
+    for row in (mem.data.get("processes") or []) if mem else []:
+        try:
+            if int(row["pm_id"]) in online and row.get("cpu_percent") is not None:
+                values.append(float(row["cpu_percent"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return len(online), (sum(values) / len(values) if values else None)
+
+
 def new_restarts(now: Mapping[int, int], before: Mapping[int, int]) -> int:
     # A process that did not exist before (scaled up) started from 0.
     return sum(max(0, count - before.get(pm_id, 0)) for pm_id, count in now.items())
@@ -517,6 +545,27 @@ def judge_series(
             started_s=series.started_s,
         ),
     ]  # fmt: skip
+
+
+def judge_scale_series(
+    series: WatchSeries,
+    baseline: WatchBaseline,
+    rules: AlarmRules,
+    now: float,
+    *,
+    errors: Judgement,
+    instances: int,
+    max_instances: int,
+) -> Judgement:
+    """The scale suggestion (watch_stats.judge_scale) over the series so far: ``errors`` is the
+    error rule's judgement of this round (an alarming or unjudged error rate never scales)."""
+    return judge_scale(
+        series.latencies_ms, series.cpu_percent, baseline.latencies_ms, now=now, errors=errors,
+        instances=instances, max_instances=max_instances,
+        tolerance_percent=rules.latency_tolerance_percent,
+        tolerance_ms=rules.latency_tolerance_ms, warmup_s=rules.warmup_s,
+        started_s=series.started_s,
+    )  # fmt: skip
 
 
 def alarms_from(

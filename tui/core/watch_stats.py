@@ -21,11 +21,18 @@ rule 11), its statistic, the minimum data it needs, and one line of words with t
   (``stats.compare_latency``); at least 20 samples a side.
 * **health**, **restarts**: today's semantics (a streak of unhealthy rounds; restarts since
   the watch began), in the same shape.
+* **scale** (a suggestion, never an alarm): over the last ``SCALE_WINDOW_S`` after the warm-up,
+  the health-probe latency trends up (Theil-Sen slope, 95% CI above 0) to a p95 beyond the old
+  release's by the latency tolerance, while the app's processes are busy (median CPU per
+  process >= ``SCALE_CPU_PERCENT``) and the error rule says ok (judged, not alarming): that is
+  load, not a bad release, and more instances would help. Verdict ``suggest`` with how many to
+  add (to bring CPU per process to ``SCALE_TARGET_CPU_PERCENT``, up to ``max_instances``).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +49,10 @@ from tui.core.stats import (
 )
 
 OK, ALARM, NO_VERDICT = "ok", "alarm", "no verdict"
+SUGGEST = "suggest"  # the scale rule's only verdict besides ok and no verdict
 RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY = "health", "error_rate", "restarts", "memory"
 RULE_LATENCY = "latency"
+RULE_SCALE = "scale"
 SERIES_RULES = (RULE_HEALTH, RULE_ERRORS, RULE_RESTARTS, RULE_MEMORY, RULE_LATENCY)
 
 # Memory: the window is cut in this many blocks; their medians smooth a GC sawtooth...
@@ -59,6 +68,15 @@ ERROR_WINDOW_S = 60.0
 ERROR_MIN_EXPOSURE_S = 30.0
 # Latency: fewest samples per side (below it one slow probe moves the p95 a whole rank).
 LATENCY_MIN_SAMPLES = 20
+# Scale: judged over this much of the latest series (after the warm-up)...
+SCALE_WINDOW_S = 120.0
+# ...with at least this many latencies and CPU readings in it...
+SCALE_MIN_LATENCIES = 10
+SCALE_MIN_CPU = 5
+# ...when the median CPU per process is at least this (%): busy, so latency is load...
+SCALE_CPU_PERCENT = 70.0
+# ...and enough instances are added to bring it to about this.
+SCALE_TARGET_CPU_PERCENT = 50.0
 
 Point = tuple[float, float]
 
@@ -116,6 +134,7 @@ class WatchSeries:
     restarts: tuple[tuple[float, int], ...] = ()
     health: tuple[tuple[float, tuple[str, ...]], ...] = ()
     started_s: float = 0.0
+    cpu_percent: tuple[Point, ...] = ()  # mean CPU % per online process (the scale rule)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -125,6 +144,7 @@ class WatchSeries:
             "restarts": [list(p) for p in self.restarts],
             "health": [[t, list(parts)] for t, parts in self.health],
             "started_s": self.started_s,
+            "cpu_percent": [list(p) for p in self.cpu_percent],
         }
 
     @classmethod
@@ -138,6 +158,7 @@ class WatchSeries:
                 (float(t), tuple(str(p) for p in parts)) for t, parts in raw.get("health", ())
             ),
             started_s=float(raw.get("started_s", 0.0)),
+            cpu_percent=tuple((float(t), float(v)) for t, v in raw.get("cpu_percent", ())),
         )
 
     def until(self, now: float) -> WatchSeries:
@@ -149,6 +170,7 @@ class WatchSeries:
         return WatchSeries(
             cut(self.memory_mb), cut(self.errors), cut(self.latencies_ms), cut(self.restarts),
             cut(self.health), self.started_s if self.started_s <= now else 0.0,
+            cut(self.cpu_percent),
         )  # fmt: skip
 
 
@@ -161,6 +183,7 @@ class SeriesRecorder:
         self.latencies_ms: deque[Point] = deque(maxlen=max_points)
         self.restarts: deque[tuple[float, int]] = deque(maxlen=max_points)
         self.health: deque[tuple[float, tuple[str, ...]]] = deque(maxlen=max_points)
+        self.cpu_percent: deque[Point] = deque(maxlen=max_points)
         self.started_s = 0.0
 
     def add(
@@ -172,9 +195,12 @@ class SeriesRecorder:
         latencies_ms: Iterable[float] = (),
         restarts: int | None = None,
         unhealthy: Sequence[str] | None = None,
+        cpu_percent: float | None = None,
     ) -> None:
         """One round at ``t`` seconds since the release went live; None = unknown this round
         (left out, never recorded as 0)."""
+        if cpu_percent is not None:
+            self.cpu_percent.append((t, float(cpu_percent)))
         if memory_mb is not None and memory_mb > 0:
             self.memory_mb.append((t, float(memory_mb)))
         if errors is not None:
@@ -192,7 +218,7 @@ class SeriesRecorder:
     def series(self) -> WatchSeries:
         return WatchSeries(
             tuple(self.memory_mb), tuple(self.errors), tuple(self.latencies_ms),
-            tuple(self.restarts), tuple(self.health), self.started_s,
+            tuple(self.restarts), tuple(self.health), self.started_s, tuple(self.cpu_percent),
         )  # fmt: skip
 
 
@@ -445,3 +471,90 @@ def judge_restarts(restarts: Sequence[tuple[float, int]], *, now: float, limit: 
                          f" ({allowed})", statistic, minimum, n, limit)  # fmt: skip
     return Judgement(RULE_RESTARTS, OK, f"restarts: ok, {n} since the watch began ({allowed})",
                      statistic, minimum, n, limit)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- scale
+
+
+def _p95(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(0.95 * len(ordered))) - 1]
+
+
+def judge_scale(
+    latencies: Sequence[Point],
+    cpu: Sequence[Point],
+    baseline_ms: Sequence[float],
+    *,
+    now: float,
+    errors: Judgement,
+    instances: int,
+    max_instances: int,
+    tolerance_percent: float,
+    tolerance_ms: float,
+    warmup_s: float,
+    started_s: float = 0.0,
+    window_s: float = SCALE_WINDOW_S,
+) -> Judgement:
+    """Whether more instances would help (see the module's docstring). ``cpu``: (t, mean CPU %
+    per online process); ``errors``: the error rule's judgement at ``now``; ``instances``: the
+    app's online processes now. ``value`` of a suggestion: how many to add."""
+    statistic = "Theil-Sen slope of latency (95% CI) + p95 vs before + median CPU per process"
+    minimum = (
+        f"{SCALE_MIN_LATENCIES} latencies and {SCALE_MIN_CPU} CPU readings in the last"
+        f" {window_s:g} s after a {warmup_s:g} s warm-up, {LATENCY_MIN_SAMPLES} latencies"
+        " before, and an error rate judged"
+    )
+    start = max(started_s + warmup_s, now - window_s)
+    lat = [(t, v) for t, v in latencies if start <= t <= now]
+    load = [v for t, v in cpu if start <= t <= now]
+
+    def answer(verdict: str, why: str, value: float | None = None, **figures: float) -> Judgement:
+        return Judgement(RULE_SCALE, verdict, f"scale: {verdict}, {why}", statistic, minimum,
+                         value, float(max_instances), figures=figures)  # fmt: skip
+
+    if errors.alarm:
+        return answer(OK, "the error rate alarms: a bad release is not scaled")
+    if now < started_s + warmup_s:
+        return answer(NO_VERDICT, f"warm-up: {now - started_s:.0f} s of {warmup_s:g} s")
+    if len(lat) < SCALE_MIN_LATENCIES or len(load) < SCALE_MIN_CPU:
+        return answer(NO_VERDICT, f"{len(lat)} latencies and {len(load)} CPU readings in the"
+                      f" last {now - start:.0f} s (needs {SCALE_MIN_LATENCIES} and"
+                      f" {SCALE_MIN_CPU})")  # fmt: skip
+    if len(baseline_ms) < LATENCY_MIN_SAMPLES:
+        return answer(NO_VERDICT, f"{len(baseline_ms)} latencies before DEPLOY (needs"
+                      f" {LATENCY_MIN_SAMPLES})")  # fmt: skip
+    if errors.verdict == NO_VERDICT:
+        return answer(NO_VERDICT, "the error rate is not judged yet (rising errors: no scaling)")
+    trend = theil_sen(lat)
+    cpu_median = statistics.median(load)
+    p95_new, p95_base = _p95([v for _, v in lat]), _p95(baseline_ms)
+    figures = {"p95_ms": p95_new, "p95_before_ms": p95_base, "cpu_percent": cpu_median,
+               "instances": float(instances)}  # fmt: skip
+    if trend is None:
+        return answer(NO_VERDICT, "no spread in time to fit a slope")
+    figures.update(slope_ms_per_min=trend.slope_per_min, slope_low=trend.low_per_min)
+    text = (
+        f"p95 latency {p95_new:.0f} ms vs {p95_base:.0f} ms before, {trend.slope_per_min:+.1f}"
+        f" ms/min over {trend.span_s:.0f} s (Theil-Sen, 95% CI {trend.low_per_min:+.1f}.."
+        f"{trend.high_per_min:+.1f}); CPU {cpu_median:.0f}% per process (median of {len(load)}"
+        f" rounds); {instances} instance(s)"
+    )
+    rising = trend.low_per_min > 0
+    slower = (p95_new - p95_base > tolerance_ms
+              and p95_new > p95_base * (1 + tolerance_percent / 100.0))  # fmt: skip
+    busy = cpu_median >= SCALE_CPU_PERCENT
+    why = [w for w, bad in (("latency not trending up", not rising),
+                            (f"p95 within +{tolerance_percent:g}% / +{tolerance_ms:g} ms",
+                             not slower),
+                            (f"CPU under {SCALE_CPU_PERCENT:g}% per process", not busy))
+           if bad]  # fmt: skip
+    if why:
+        return answer(OK, f"{text}; no scaling: {', '.join(why)}", **figures)
+    if instances >= max_instances:
+        return answer(OK, f"{text}; already at max_instances {max_instances}", **figures)
+    wanted = math.ceil(instances * cpu_median / SCALE_TARGET_CPU_PERCENT) - instances
+    add = max(1, min(wanted, max_instances - instances))
+    return answer(
+        SUGGEST, f"+{add}: {text}; errors ok: load, not a bad release", float(add), **figures
+    )
