@@ -147,6 +147,7 @@ def test_config_deploys_v1_1_0_from_the_origin_at_any_hour(tmp_path: Path) -> No
     assert config.app.root == str(demo.root) and config.app.environment == "demo"
     assert config.policy.watch_minutes == 2
     assert config.steps.deploy.reload[:2] == ("env", "PORT=3456")
+    assert config.checklist.source_dirs == (".",)  # the console.log check has code to read
     assert config.health.url == "http://127.0.0.1:3456/health"
     # A Friday evening: no deploy window stands in the way.
     friday_evening = datetime(2026, 12, 4, 19, 30).timestamp()

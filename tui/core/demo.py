@@ -397,6 +397,8 @@ class LocalDemo:
             "\n[checklist]\n"
             "# The demo's checklist informs and never blocks: c runs the checks, space signs.\n"
             f"optional = {_toml_list(OPTIONAL_ITEMS)}\n"
+            "# The demo app's code is at the top of the release, not in src/.\n"
+            'source_dirs = ["."]\n'
             "\n[policy]\n"
             f"watch_minutes = {self.watch_minutes:g}\n"
             "watch_interval_s = 5.0\n"
