@@ -178,7 +178,8 @@ def test_reset_wipes_the_state_but_keeps_the_pm2_install(tmp_path: Path) -> None
     pm2.parent.mkdir(parents=True)
     pm2.write_text("#!/bin/sh\n")
     line = demo.reset()
-    assert "\n" not in line and line.startswith("demo reset:") and "1.0.0 is live again" in line
+    assert "\n" not in line and line.startswith("demo reset: wiped ")
+    assert line.endswith("(the pm2 install is kept); starting over with 1.0.0 live")
     assert not demo.state_dir.exists()
     assert pm2.exists()
 

@@ -316,13 +316,15 @@ class LocalDemo:
     def reset(self) -> str:
         """Stop what a previous demo left running and wipe the demo's state (the pm2 installed
         into the user cache dir stays). Returns the one line that says so."""
+        stopped = ""
         if (self.pm2_home / "pm2.pid").exists():
             self.pm2_bin = self.pm2_bin or self.find_pm2()
             self._pm2("kill", check=False)
+            stopped = "stopped its pm2, "
         shutil.rmtree(self.state_dir, ignore_errors=True)
         return (
-            f"demo reset: wiped {self.state_dir} (the pm2 install is kept); "
-            f"{LIVE_TAG.lstrip('v')} is live again"
+            f"demo reset: {stopped}wiped {self.state_dir} (the pm2 install is kept); "
+            f"starting over with {LIVE_TAG.lstrip('v')} live"
         )
 
     def _check_socket_path(self) -> None:
