@@ -155,7 +155,7 @@ def test_config_deploys_v1_1_0_from_the_origin_at_any_hour(tmp_path: Path) -> No
     # Only what the deployment's own steps (and the open console) satisfy is required; the
     # rest is shown, can be run or signed, and does not hold DEPLOY.
     required = {i.id for i in build_items(config) if not i.optional}
-    assert required == {"db_backup", "version_noted", "monitoring"}
+    assert required == {"db_backup", "version_noted", "monitoring"}  # whatever items exist
     assert {"review", "stakeholders", "support", "rollback_plan"} <= {
         i.id for i in build_items(config) if i.optional
     }

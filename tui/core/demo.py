@@ -33,6 +33,7 @@ from pathlib import Path
 
 import platformdirs
 
+from tui.core.checklist import DEFAULT_ITEMS
 from tui.core.release_paths import switch_symlink
 
 DEMO_APP_SOURCE = Path(__file__).resolve().parents[2] / "examples" / "demo-app"
@@ -50,14 +51,12 @@ SOCKET_PATH_MAX = 107  # a unix socket's path (sun_path: 108 bytes with the fina
 INSTALL = ("npm", "ci", "--omit=dev", "--no-audit", "--no-fund")
 BUILD = ("npm", "run", "build")
 
-#: Every default checklist item except those the deployment's own steps satisfy (BACKUP, the
-#: console being open): in the demo these inform and can be run (c) or signed (space), but the
-#: gate does not wait for them, so `d` then 1-5 deploys on a first try, on any day and hour.
-OPTIONAL_ITEMS = (
-    "tests", "review", "lint", "typescript", "console_log", "build", "bundle_size",
-    "build_warnings", "env_vars", "secrets", "migrations", "feature_flags", "team_notified",
-    "stakeholders", "support", "rollback_plan",
-)  # fmt: skip
+#: The checklist items the demo's gate waits for: those its own steps satisfy (BACKUP notes the
+#: version and backs up; the console is the monitoring). Every other item, default ones added
+#: later too, is optional in the demo: shown, run with c or signed with space, but the console
+#: does not run missing checks before DEPLOY, so a required one would hold `d` then 1-5.
+REQUIRED_ITEMS = ("db_backup", "version_noted", "monitoring")
+OPTIONAL_ITEMS = tuple(i.id for i in DEFAULT_ITEMS if i.id not in REQUIRED_ITEMS)
 
 
 class DemoError(Exception):
