@@ -194,7 +194,7 @@ def test_the_rigs_own_config_deploys_and_rolls_back(fresh_app: RigEnv, tmp_path:
     assert reloads[0].argv == (
         str(rig.pm2),
         "reload",
-        f"{rig.app_root}/current/ecosystem.config.js",
+        f"{rig.app_root}/.shipdeck-ecosystem.config.js",  # shipdeck's wrapper of it
         "--update-env",
     )
     dumps = [e for e in journal_events(journal, kinds=["command"])

@@ -92,6 +92,9 @@ DEFAULT_ITEMS: tuple[ChecklistItem, ...] = (
     ChecklistItem("migrations", "Environment", "Database migrations ready", _A),
     ChecklistItem("feature_flags", "Environment", "Feature flags set correctly", _A),
     ChecklistItem(
+        "pm2_cluster_ready", "Environment", "pm2 ready for zero-downtime reloads", _A
+    ),
+    ChecklistItem(
         "team_notified", "Communication", "Team notified of deployment", _A, by_deployment=True
     ),
     ChecklistItem("stakeholders", "Communication", "Stakeholders informed (if major)", _S),

@@ -1,6 +1,6 @@
 """The automated checks of the checklist, by item id: the one registry (``CHECKS``) the runner
 looks a check up in. Each check takes a ``CheckContext`` and returns a ``Verdict``
-(checklist_context); they live by section in checklist_checks_code, _build, _env and _journal
+(checklist_context); they live by section in checklist_checks_code, _build, _env, _pm2 and _journal
 (Communication and Safety), and the config's own items in checklist_checks_custom.
 
 Rule: a default item with no entry here has no automated check: the runner offers it for
@@ -38,6 +38,7 @@ from tui.core.checklist_checks_journal import (
     check_team_notified,
     check_version_noted,
 )
+from tui.core.checklist_checks_pm2 import check_pm2_cluster_ready
 from tui.core.checklist_context import CheckAbort, CheckContext, CheckFn, Site, Verdict
 
 __all__ = [
@@ -73,6 +74,7 @@ CHECKS: dict[str, CheckFn] = {
     "secrets": check_secrets,
     "migrations": check_migrations,
     "feature_flags": check_feature_flags,
+    "pm2_cluster_ready": check_pm2_cluster_ready,
     # Communication and Safety, read from the journal
     "team_notified": check_team_notified,
     "db_backup": check_db_backup,

@@ -96,6 +96,8 @@ class AppConfig:
     keep_releases: int = opt(5, ge=2)
     pm2_bin: str = opt("pm2", checks=("nonempty",))
     pm2_home: str = opt("", checks=("abs_path_or_empty",))
+    # The pm2 apps of the ecosystem file that are the deployment's (empty = all of them).
+    pm2_apps: tuple[str, ...] = opt((), example=("shop-api", "shop-worker"))
     compose_file: str = opt("docker-compose.yml", checks=("nonempty",))
 
 
@@ -131,7 +133,8 @@ class BuildStep:
     """[steps.build]: the BUILD step's commands."""
 
     install: tuple[str, ...] = cmd("npm", "ci", "--production")
-    build: tuple[str, ...] = cmd("npm", "run", "build")
+    # --if-present: an app without a build script (most plain Node apps) has nothing to build.
+    build: tuple[str, ...] = cmd("npm", "run", "build", "--if-present")
     migrate: tuple[str, ...] = field(
         default=(), metadata={"command": True, "example": ("npm", "run", "migrate")}
     )  # empty = skip; the seed used ("npm", "run", "migrate")

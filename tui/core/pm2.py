@@ -461,6 +461,17 @@ class Pm2Backend:
         pinned = sorted({p.name for p in ours if p.name in names and self._pinned(p)})
         extra = sorted({p.name for p in ours if p.name not in names and p.shipdeck_app == app})
         facts: dict[str, Any] = {"apps": names}
+        # An app none of whose processes runs steadily (crash-looping, errored, stopped) serves
+        # nothing: it starts afresh rather than reloads, so it gets exactly this release's env
+        # (a reload's --update-env only adds: a variable of a bad release would stay).
+        broken = sorted(
+            {p.name for p in ours if p.name in names and p.name not in pinned}
+            - {p.name for p in ours if _steady(p, time.time())}
+        )
+        if broken:
+            cmd.note(step, f"{', '.join(broken)}: not running steadily: started afresh",
+                     data={"apps": broken})  # fmt: skip
+            await self._pm2(step, prefix, "delete", ",".join(broken), check=False)
         down_since = None
         if pinned:
             where = sorted({p.cwd for p in ours if p.name in pinned})
@@ -470,7 +481,7 @@ class Pm2Backend:
                      data={"level": "warning", "apps": pinned})  # fmt: skip
             down_since = time.monotonic()
             await self._pm2(step, prefix, "delete", ",".join(pinned), check=False)
-        if any(p.name in names and p.name not in pinned for p in ours):
+        if any(p.name in names and p.name not in pinned + broken for p in ours):
             await self.reload_command(step, reload, release.directory)
         running = {p.name for p in await self._jlist(step)}
         missing = [n for n in names if n not in running]
@@ -480,6 +491,7 @@ class Pm2Backend:
             cmd.note(step, f"{', '.join(extra)}: not in this release's ecosystem file: stopped "
                      "and deleted", data={"apps": extra})  # fmt: skip
             await self._pm2(step, prefix, "delete", ",".join(extra), check=False)
+        await self.settle(step)
         problem = await self.prove_serving(release, step)
         if down_since is not None:
             self._downtime(step, time.monotonic() - down_since, pinned,
@@ -492,11 +504,22 @@ class Pm2Backend:
         t0 = time.monotonic()
         await self._pm2(step, prefix, "delete", ",".join(names), check=False)
         await self._pm2(step, prefix, "start", self.wrapper_path, "--only", ",".join(names))
+        await self.settle(step)
         problem = await self.prove_serving(release, step)
         self._downtime(step, time.monotonic() - t0, names, "the reload did not take")
         if problem is not None:
             raise WorkflowError(f"pm2 does not serve the new release: {problem}")
         return {**facts, "fallback_restart": True}
+
+    async def settle(self, step: str, timeout_s: float = 30.0) -> None:
+        """Wait (bounded) until no process of the app is still launching: a cluster worker
+        starts in / and changes to its cwd as it boots, and deleting a launching worker can
+        leave it running outside pm2."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not any(p.status == "launching" for p in await self.processes(step)):
+                return
+            await asyncio.sleep(0.5)
 
     async def reload_command(self, step: str, reload: Sequence[str], cwd: str) -> None:
         """Run the reload; while pm2 says another reload holds its lock (one left running by a
@@ -552,7 +575,7 @@ class Pm2Backend:
         absent = [n for n in self.app_names if n not in {p.name for p in procs}]
         if absent:
             return False, f"not running: {', '.join(absent)}"
-        live = [p for p in procs if p.pid > 0]
+        live = [p for p in procs if p.pid > 0 and p.status == "online"]
         result = await cmd.run(
             ["sh", "-c", _REAL_CWDS, "sh", release_dir, *(str(p.pid) for p in live)],
             step=step, check=False, quiet=True,
@@ -597,6 +620,19 @@ _REAL_CWDS = (
     'readlink -f -- "$1"; shift; for p; do c=$(readlink "/proc/$p/cwd" 2>/dev/null) && '
     'printf "%s %s\\n" "$p" "$c"; done; exit 0'
 )
+
+
+#: A process up for less than this after unstable restarts is crash-looping (pm2's own
+#: min_uptime is 1 s; a restart loop with a delay stays under a few seconds).
+CRASH_LOOP_UPTIME_S = 5.0
+
+
+def _steady(p: Pm2Process, now: float) -> bool:
+    """Online and not in a restart loop (restarted unstably and up only a moment)."""
+    if p.status != "online":
+        return False
+    up_s = now - p.uptime_since_ms / 1000 if p.uptime_since_ms else float("inf")
+    return not (p.unstable_restarts and up_s < CRASH_LOOP_UPTIME_S)
 
 
 def _inside(path: str, root: str) -> bool:

@@ -153,8 +153,10 @@ class Rollout:
             if not isinstance(err, _KNOWN):
                 message = f"internal error ({type(err).__name__}): {message}"
             took = round(time.monotonic() - t0, 3)
-            run.record("step.fail", step, f"{step.upper()} failed: {message}", duration=took)
-            raise StepFailed(step, f"{step.upper()} failed: {message}") from err
+            said = f"{step.upper()} failed: "
+            message = message.removeprefix(said)  # a StepFailed from inside says it already
+            run.record("step.fail", step, said + message, duration=took)
+            raise StepFailed(step, said + message) from err
         run.record("step.ok", step, f"{step.upper()} ok", duration=round(time.monotonic() - t0, 3))
 
     # -- the deploy lock, on every host ------------------------------------------------------

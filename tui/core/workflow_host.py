@@ -9,6 +9,7 @@ the checklist and the watch, read).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,14 @@ from tui.core.workflow_steps import Commander, OutputHook, WorkflowError, substi
 
 if TYPE_CHECKING:
     from tui.core.workflow import Workflow
+
+
+def _npm_run_script(argv: tuple[str, ...] | list[str]) -> str:
+    """The script an `npm run <script>` (or `npm run-script`) command runs, else ""."""
+    args = list(argv)
+    if len(args) >= 3 and args[0].rsplit("/", 1)[-1] == "npm" and args[1] in ("run", "run-script"):
+        return args[2] if not args[2].startswith("-") else ""
+    return ""
 
 
 class HostRun:
@@ -97,9 +106,11 @@ class HostRun:
         live: LiveCode = await self.layout.live(cmd, step)
         git_line = ""
         if live.directory:
+            # quiet: a release without git metadata makes `git log` say "fatal: not a git
+            # repository"; the note below says "no git info", the screen needs no red line.
             res = await cmd.run(
                 cfg.steps.backup.version_command, step=step, cwd=live.directory, check=False,
-                timeout=cfg.steps.backup.timeout_s,
+                timeout=cfg.steps.backup.timeout_s, quiet=True,
             )  # fmt: skip
             git_line = res.stdout.strip().splitlines()[0] if res.ok and res.stdout.strip() else ""
         version = (await self.layout.version(cmd, step, live.directory) if live.directory
@@ -132,7 +143,14 @@ class HostRun:
         self.set(**new.data)
         await self.layout.fetch(cmd, step, new, cfg.app.repo, ref, timeout)
         values = self.values(new.directory)
+        scripts = await self._npm_scripts(step, new.directory)
         for argv in (cfg.steps.build.install, cfg.steps.build.build, cfg.steps.build.migrate):
+            # An app without a build script (most plain Node apps) has nothing to build.
+            script = _npm_run_script(argv) if argv is cfg.steps.build.build else ""
+            if script and scripts is not None and script not in scripts:
+                self.record("note", step, f"no {script} script: skipped",
+                            data={"argv": list(argv)})  # fmt: skip
+                continue
             if argv:
                 await cmd.run(substitute(argv, values), step=step, cwd=new.directory,
                               timeout=timeout)  # fmt: skip
@@ -143,6 +161,17 @@ class HostRun:
             self.wf._update(to_version=version)
         self.set(to_version=version, built=True, to_git=head.stdout.strip())
         self.record("note", step, f"built version {version or '?'} in {new.directory}")
+
+    async def _npm_scripts(self, step: str, directory: str) -> set[str] | None:
+        """The script names of ``directory/package.json`` (None when it cannot be read)."""
+        res = await self.cmd.run(["cat", f"{directory}/package.json"], step=step, check=False,
+                                 quiet=True, keep_output=False)  # fmt: skip
+        try:
+            scripts = json.loads(res.stdout).get("scripts") if res.ok else None
+        except (ValueError, AttributeError):
+            return None
+        return {str(k) for k in scripts} if isinstance(scripts, dict) else (set() if res.ok
+                                                                              else None)
 
     async def after_failed_build(self, step: str) -> None:
         try:

@@ -25,6 +25,9 @@ STEPS: tuple[str, ...] = (BACKUP, BUILD, DEPLOY, VERIFY, CONFIRM)
 
 OutputHook = Callable[[str, str], None]  # (host, line)
 
+#: Lines of a command's output its ``command`` event keeps (the detail view's).
+OUTPUT_LINES = 50
+
 # What a placeholder may be named; substitution is per argv element, never into a shell line.
 PLACEHOLDERS = ("ecosystem", "app", "release", "ref")
 
@@ -148,9 +151,13 @@ class Commander:
             raise
         status = "ok" if result.ok else f"exit {result.exit_status}"
         output = result.stdout + (("\n" + result.stderr) if result.stderr else "")
+        # The detail view shows the last lines; the failure's one line is the most telling one.
+        output = "\n".join(output.splitlines()[-OUTPUT_LINES:])
+        reason = "" if result.ok else last_line(result)
         self._record(
             args, step, result.exit_status, result.duration, output,
             f"{describe_argv(args)} ({status})", keep_output,
+            {"reason": reason} if reason and keep_output else None,
         )  # fmt: skip
         if check and not result.ok:
             raise CommandError(
@@ -195,6 +202,7 @@ class Commander:
         output: str,
         message: str,
         keep_output: bool,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         self.journal.record(
             kind="command",
@@ -206,6 +214,7 @@ class Commander:
             exit_status=status,
             duration=round(duration, 3),
             output_tail=output if keep_output else "",
+            data=data,
         )
 
     def note(self, step: str, message: str, data: Mapping[str, Any] | None = None) -> None:
