@@ -597,7 +597,9 @@ class Pm2Backend:
         process outlives the SSH session). Taking the deployment up on top of it makes two
         reloads race and VERIFY see workers restart after the proof: wait for it (bounded)."""
         _, cmd = self._deploying()
-        pattern = "reload .*" + self.ecosystem.replace(".", "[.]")
+        # The reload names shipdeck's wrapper (or, from an older shipdeck, the ecosystem file).
+        files = [self.wrapper_path, *([self.ecosystem] if self.ecosystem else [])]
+        pattern = "reload .*(" + "|".join(f.replace(".", "[.]") for f in files) + ")"
         user = getattr(cmd.transport.host, "user", "")
         who = ["-u", user] if user else []
         deadline = time.monotonic() + timeout_s

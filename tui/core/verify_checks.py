@@ -262,8 +262,8 @@ def judge_processes(
 ) -> CheckResult:
     mine = app_processes(processes, app)
     data: dict[str, Any] = {
-        "processes": [{"pm_id": p.pm_id, "status": p.status, "restarts": p.restarts,
-                       "version": p.version} for p in mine]
+        "processes": [{"name": p.name, "pm_id": p.pm_id, "status": p.status,
+                       "restarts": p.restarts, "version": p.version} for p in mine]
     }  # fmt: skip
     if not mine:
         return CheckResult(PROCESSES, FAIL, f"no pm2 process named {app!r}", data)
