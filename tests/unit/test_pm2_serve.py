@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.local_app import local_config
 from tui.core.backend import Release
+from tui.core.config import load_config
 from tui.core.pm2 import Pm2Backend
 from tui.core.transport import Result
 
@@ -30,6 +31,7 @@ class Host:
     def __init__(self, procs: list[dict[str, Any]], real_cwd: dict[int, str]) -> None:
         self.procs, self.real_cwd = procs, real_cwd
         self.ran: list[tuple[str, ...]] = []
+        self.stdin = ""
         self.events: list[tuple[str, str, dict[str, Any]]] = []
         self.transport = type("T", (), {"host": type("H", (), {"name": "web1", "user": ""})()})()
         self.journal = None
@@ -38,6 +40,8 @@ class Host:
     async def run(self, argv: Sequence[str], **kw: Any) -> Result:
         args = tuple(argv)
         self.ran.append(args)
+        if kw.get("stdin") is not None:
+            self.stdin = str(kw["stdin"])
         out = ""
         if args[:2] == ("node", "-e"):
             out = json.dumps(["shop"])
@@ -103,3 +107,27 @@ async def test_an_app_pinned_to_a_release_restarts_once_announced(tmp_path: Path
     starts = [a for a in host.ran if "start" in a]
     assert starts == [("pm2", "start", f"{ROOT}/.shipdeck-ecosystem.config.js", "--only", "shop")]
     assert [kind for kind, _, _ in host.events].count("downtime") == 1
+
+
+async def test_pm2_apps_narrows_the_release_apps(tmp_path: Path) -> None:
+    class Several(Host):
+        async def run(self, argv: Sequence[str], **kw: Any) -> Result:
+            if tuple(argv[:2]) == ("node", "-e"):
+                return Result(tuple(argv), 0, json.dumps(["shop", "shop-worker", "cron"]), "", 0)
+            return await super().run(argv, **kw)
+
+    local_config(tmp_path, "", name="narrow.toml")
+    text = (tmp_path / "narrow.toml").read_text().replace(
+        'root = "/srv/shop"', 'root = "/srv/shop"\npm2_apps = ["shop", "shop-worker"]'
+    )
+    (tmp_path / "narrow.toml").write_text(text)
+    narrowed = load_config(tmp_path / "narrow.toml")
+    host = Several([], {})
+    pm2 = Pm2Backend.for_workflow(narrowed, host, f"{ROOT}/current/ecosystem.config.js")  # type: ignore[arg-type]
+    assert await pm2.release_apps("deploy", NEW) == ["shop", "shop-worker"]
+    await pm2.write_wrapper("deploy")
+    wrapper = next(a for a in host.ran if a[:2] == ("sh", "-c") and "cat >" in a[2])
+    assert wrapper[-1] == f"{ROOT}/.shipdeck-ecosystem.config.js"
+    assert 'const ONLY = ["shop", "shop-worker"];' in host.stdin
+    assert 'const CURRENT = "/srv/shop/current";' in host.stdin
+    assert 'const TAG = "shop";' in host.stdin
