@@ -333,7 +333,11 @@ class Pm2Backend:
 
     @property
     def wrapper_path(self) -> str:
-        return f"{self.root.rstrip('/')}/{WRAPPER_NAME}"
+        """Releases: in the root, beside `current`. In place the root is the operator's git
+        checkout, which a rollback swaps away: a sibling, as the deploy lock is."""
+        config, _ = self._deploying()
+        root = self.root.rstrip("/")
+        return f"{root}/{WRAPPER_NAME}" if config.app.layout == "releases" else root + WRAPPER_NAME
 
     def argv(self, argv: Iterable[str]) -> tuple[str, ...]:
         """A configured command naming plain `pm2` runs the configured pm2 binary (also after
