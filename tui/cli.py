@@ -7,11 +7,16 @@ error, 3 locked by someone else. Every failure is one readable line on stderr, n
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import importlib
+import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tui import __version__
 from tui.context import CliError
@@ -152,11 +157,34 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or ExitCode.OK
 
 
-def _exit_on_hangup() -> None:
-    """Turn SIGHUP/SIGTERM into SystemExit so `finally` blocks (demo cleanup) still run."""
+#: Seconds a console that lost its terminal has to exit before the process ends itself.
+HANGUP_GRACE_S = 10.0
+
+
+def _exit_on_hangup(console: list[Any], cleanup: Callable[[], None]) -> None:
+    """SIGHUP/SIGTERM (a lost terminal, a kill) end the demo, and its pm2 with it.
+
+    Before the console runs (starting the demo): SystemExit, and `finally` stops the demo.
+    While it runs (``console`` holds it): the demo's pm2 is stopped at once (``cleanup``), then
+    the console is asked to exit. A SystemExit raised into whatever runs at that moment can
+    land in a worker that keeps it (the post-deploy watch), and with its terminal gone Textual
+    can hang in its shutdown (its SIGCONT handler restarts the output thread mid-exit): seen
+    leaving console and pm2 running with no terminal. So the process also ends itself after
+    HANGUP_GRACE_S; the journal is crash-safe."""
 
     def handler(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        code = 128 + signum
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if not console or loop is None:
+            raise SystemExit(code)
+        cleanup()
+        loop.call_soon_threadsafe(functools.partial(console[0].exit, return_code=code))
+        watchdog = threading.Timer(HANGUP_GRACE_S, os._exit, (code,))
+        watchdog.daemon = True
+        watchdog.start()
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, handler)
@@ -168,10 +196,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    _exit_on_hangup()
     minutes = DEFAULT_WATCH_MINUTES if args.watch_minutes is None else args.watch_minutes
     demo = LocalDemo(port=args.port, progress=say, watch_minutes=minutes,
                      ref=args.ref or DEFAULT_REF)  # fmt: skip
+    console: list[Any] = []
+    _exit_on_hangup(console, demo.stop)
     try:
         if args.reset:
             say(demo.reset())
@@ -189,9 +218,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from tui.app import ShipdeckApp
 
         app = ShipdeckApp(ctx, read_only=bool(getattr(args, "read_only", False)))
+        console.append(app)
         try:
             app.run()
         finally:
+            console.clear()
             ctx.close()
         return app.return_code or ExitCode.OK
     finally:

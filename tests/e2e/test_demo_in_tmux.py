@@ -2,8 +2,9 @@
 user (empty home) runs `shipdeck demo`, reads the hint, presses d then 1 2 3 4, waits for the
 watch, presses 5 and has deployed v1.1.0; quits, runs `shipdeck demo --ref v1.2.0`, deploys the
 release whose health check fails, sees VERIFY fail, presses R, confirms, answers the data
-question with Escape (code only) and 1.1.0 serves again. After each step the test reads what a
-person would read (`capture-pane`); quitting leaves no demo process running.
+question with Escape (code only) and 1.1.0 serves again; and loses the terminal in a third
+run, during the watch. After each step the test reads what a person would read
+(`capture-pane`). Quitting (q), and losing the terminal, leave no demo process running.
 
 Every wait is on a screen condition with a deadline; the watch is made short with the demo's
 own `--watch-minutes`.
@@ -11,9 +12,11 @@ own `--watch-minutes`.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -123,9 +126,43 @@ class Terminal:
         assert not demo_daemons(self.state), "quitting must leave no demo process running"
         self.close()
 
+    def console_pids(self) -> list[int]:
+        """The processes the pane's shell runs (the console), by /proc."""
+        pane = subprocess.run(
+            ["tmux", "list-panes", "-t", self.session, "-F", "#{pane_pid}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        pids: list[int] = []
+        for task in Path(f"/proc/{pane[0]}/task").iterdir():
+            pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
+    def hang_up(self) -> None:
+        """The terminal goes away (a lost SSH link to the jump host): the console ends and its
+        pm2 with it."""
+        consoles = self.console_pids()
+        assert consoles, "the console should be running"
+        subprocess.run(["tmux", "kill-session", "-t", self.session], check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (
+            demo_daemons(self.state) or any(Path(f"/proc/{p}").exists() for p in consoles)
+        ):
+            time.sleep(0.2)
+        assert not demo_daemons(self.state), "a lost terminal must not leave the demo's pm2"
+        left = [p for p in consoles if Path(f"/proc/{p}").exists()]
+        assert not left, f"a lost terminal must not leave the console running: {left}"
+
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.session], check=False,
                        capture_output=True)  # fmt: skip
+        # After a failed step the console goes with tmux's hangup and stops its pm2; should
+        # the daemon outlive it, end it here (ours: the pid its private PM2_HOME recorded), so
+        # a failed run leaves nothing behind.
+        deadline = time.monotonic() + 15
+        while demo_daemons(self.state) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in demo_daemons(self.state):
+            os.kill(pid, signal.SIGTERM)
 
 
 def step_bar(screen: str) -> str:
@@ -233,6 +270,22 @@ def test_a_new_user_deploys_v1_1_0_then_rolls_back_a_failing_v1_2_0(home: Path) 
         term.keys("m")
         term.wait("1.1.0 served again (monitor)", workers_at("1.1.0"), 30)
         term.quit_clean()
+
+        # Once more, and the terminal goes away while the post-deploy watch runs (the watch
+        # worker once kept the console alive and Textual hung in its shutdown: console and pm2
+        # stayed, with no terminal).
+        term = Terminal(home, term.port, steps)
+        term.run_demo()
+        term.shows("the demo a third time", "to deploy v1.1.0", timeout=120)
+        term.keys("d")
+        term.shows("the deploy screen", "deployment #2  ref v1.2.0")
+        term.keys("1")
+        term.shows("BACKUP done", "deployment #3  ref v1.1.0", "BACKUP done", timeout=60)
+        term.keys("2")
+        term.shows("BUILD done", "BUILD done", timeout=120)
+        term.keys("3")
+        term.shows("the watch running", "DEPLOY done", "WATCH", "left", timeout=120)
+        term.hang_up()
     finally:
         term.close()
     took = time.monotonic() - started

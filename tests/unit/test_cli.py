@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,46 @@ def test_demo_refuses_a_watch_that_is_no_number_of_minutes(tmp_path: Path) -> No
         assert result.returncode == 2, result.stderr
         assert "--watch-minutes" in result.stderr.splitlines()[-1]
     assert not (tmp_path / "xdg-state").exists()
+
+
+def test_a_lost_terminal_stops_the_demo_then_the_console_which_has_a_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # SIGHUP while the demo's console runs: the demo's pm2 stops at once, the console is asked
+    # to exit (not a SystemExit raised into whatever runs: a worker may keep it), and should
+    # the console hang in its shutdown with no terminal, the process ends itself.
+    import asyncio
+    import signal
+
+    from tui import cli
+
+    calls: list[tuple[object, ...]] = []
+
+    class Console:
+        def exit(self, result: object = None, return_code: int = 0) -> None:
+            calls.append(("exit", return_code))
+
+    monkeypatch.setattr(cli, "HANGUP_GRACE_S", 0.05)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: calls.append(("_exit", code)))
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        async def console_running() -> None:
+            cli._exit_on_hangup([Console()], lambda: calls.append(("stop demo",)))
+            os.kill(os.getpid(), signal.SIGHUP)
+            await asyncio.sleep(0.3)
+
+        asyncio.run(console_running())
+        assert calls == [("stop demo",), ("exit", 129), ("_exit", 129)]
+        # Before the console runs (the demo starting): SystemExit, so `finally` stops it.
+        calls.clear()
+        cli._exit_on_hangup([], lambda: calls.append(("stop demo",)))
+        with pytest.raises(SystemExit) as exited:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+        assert exited.value.code == 143 and calls == []
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 ONE_HOST = GOOD.split("[[hosts]]")[0].replace('"api"', '"solo"') + (
