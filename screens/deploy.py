@@ -36,7 +36,7 @@ from tui.core.workflow import (
     WorkflowError,
     mark_interrupted,
 )
-from tui.core.workflow_steps import DataRollback
+from tui.core.workflow_steps import DataRollback, StepFailed
 from tui.messages import HostStateChanged, JournalEventPosted
 from widgets.confirm_modal import ConfirmModal
 from widgets.data_rollback_modal import DataRollbackModal
@@ -246,6 +246,10 @@ class DeployScreen(Screen[None]):
             return
         except LockedError as err:
             bar.say(str(err), error=True)
+            return
+        except StepFailed as err:
+            bar.say(str(err), error=True)  # already says "STEP failed: why"
+            self.refresh_steps()
             return
         except (WorkflowError, TransportError) as err:
             bar.say(f"{step.upper()} failed: {err}", error=True)

@@ -136,3 +136,23 @@ def test_deploy_screen_after_snapshot(snap_compare, ui_ctx: AppContext) -> None:
     seed_deployment(ui_ctx, upto="confirm", state="succeeded")
     app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
     assert snap_compare(app, terminal_size=SIZE, press=["d"])
+
+
+async def test_a_failed_step_is_told_once(ui_ctx: AppContext, monkeypatch) -> None:
+    """The engine's StepFailed already reads "BUILD failed: why": the bar must not say
+    "BUILD failed: BUILD failed: why"."""
+    from tui.core.workflow import Workflow
+    from tui.core.workflow_steps import StepFailed
+
+    seed_deployment(ui_ctx, upto="backup")
+
+    async def failing_build(self, ref=None) -> None:
+        raise StepFailed("build", "BUILD failed: app.repo is empty")
+
+    monkeypatch.setattr(Workflow, "build", failing_build)
+    app = ShipdeckApp(ui_ctx, poll_processes=False, connect_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        bar = await open_deploy(app, pilot)
+        app.screen.run_step("build")
+        await wait_for(lambda: "failed" in bar.status, pilot)
+        assert bar.status == "BUILD failed: app.repo is empty"
