@@ -123,13 +123,13 @@ def main() -> None:
             detect.append(d)
         lf, _, _ = score(case["expect"], legacy_first_alarms(case))
         legacy_false += lf
-        per_case[case["name"]] = first
+        per_case[case["name"]] = {rule: round(t, 1) for rule, t in first.items()}
     print(json.dumps({
         "false_alarms": false_alarms,
         "missed": missed,
         "cases": len(cases),
         "real_cases": sum(1 for c in cases if c.get("synthetic") is False),
-        "median_detect_s": statistics.median(detect) if detect else None,
+        "median_detect_s": round(statistics.median(detect), 1) if detect else None,
         "legacy_false_alarms": legacy_false,
         "judge_series_ms_max": round(slowest, 2),
         "canary_judge_ms": canary_judge_ms(),

@@ -1,5 +1,6 @@
 """The watch's series rules (watch_stats via watch_rules.judge_series) on known answers and on
-the synthetic corpus in tests/fixtures/watch/ (see its README)."""
+the corpus in tests/fixtures/watch/ (synthetic models and real recordings from the rig; see its
+README)."""
 
 from __future__ import annotations
 
@@ -76,12 +77,23 @@ def memory(points: list[tuple[float, float]], now: float, **kw: Any) -> Any:
 # ----------------------------------------------------------------------------- the corpus
 
 
-def test_the_corpus_is_there_and_labelled_synthetic() -> None:
+def test_the_corpus_is_there_and_labelled_synthetic_or_real() -> None:
     names = {p.stem for p in CASES}
     assert {"healthy_heap_warmup", "leak_3mb_per_min", "crash_loop", "error_burst",
             "slow_release"} <= names  # fmt: skip
-    assert all(load(p)["synthetic"] is True for p in CASES)
-    assert "SYNTHETIC" in (CORPUS / "README.md").read_text()
+    assert {"real_healthy_under_load", "real_error_burst", "real_slow_release",
+            "real_leak"} <= names  # fmt: skip
+    for p in CASES:
+        case = load(p)
+        if p.stem.startswith("real_"):
+            # Recorded on the rig by bench/soak.py: how, when, with which switch and load.
+            assert case["synthetic"] is False and case["description"].startswith("REAL")
+            assert case["recorded"]["how"].startswith("python3 bench/soak.py")
+            assert case["recorded"]["when"] and "req/s" in case["recorded"]["load"]
+        else:
+            assert case["synthetic"] is True
+    readme = (CORPUS / "README.md").read_text()
+    assert "SYNTHETIC" in readme and "REAL" in readme
 
 
 @pytest.mark.parametrize("path", [p for p in CASES if load(p)["expect"]["alarm"] is None],

@@ -40,6 +40,7 @@ from tui.core.watch_rules import (
     MIB,
     RULE_ERRORS,
     RULES,
+    SCALE_CPU_PERCENT,
     SUGGEST,
     Alarm,
     AlarmRules,
@@ -311,8 +312,16 @@ class Watch:
             data={"duration_s": self.duration_s, "interval_s": self.interval_s,
                   "auto_rollback": self.auto_rollback, "baseline": baseline,
                   "rules": self.rules.describe_series(), "drift_rules": drift_rules,
-                  "drift_alarm": alarm},
+                  "drift_alarm": alarm, "scale": self._scale_words()},
         )  # fmt: skip
+
+    def _scale_words(self) -> str:
+        how = "scaled by the watch" if self.auto_scale else "suggested (auto_scale off)"
+        return (
+            f"pm2 scale {self.config.app.name} +N {how} when latency trends up on processes"
+            f" over {SCALE_CPU_PERCENT:g}% CPU and errors are ok; up to {self.max_instances},"
+            f" once per {self.scale_cooldown_s:g} s"
+        )
 
     def _drift_alarm_words(self) -> str:
         if self.new_templates_alarm <= 0:
