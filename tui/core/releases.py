@@ -250,9 +250,12 @@ class ReleasesLayout:
                 step=step, cwd=path, timeout=timeout,
             )  # fmt: skip
         else:
+            # A repository given as a path is cloned with git's local shortcut, which ignores
+            # --depth and says so in a warning on every BUILD; --no-local takes the normal way.
+            local = ["--no-local"] if repo.startswith("/") else []
             await cmd.run(
-                ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1",
-                 "--branch", ref, repo, path],
+                ["git", "-c", "advice.detachedHead=false", "clone", "--quiet", *local,
+                 "--depth", "1", "--branch", ref, repo, path],
                 step=step, timeout=timeout,
             )  # fmt: skip
 
