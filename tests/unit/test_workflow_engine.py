@@ -84,7 +84,7 @@ async def test_order_is_enforced() -> None:
 
 
 async def test_backup_build_journal_every_command_and_leave_current_alone(site) -> None:
-    wf, journal = workflow(site)
+    wf, journal = workflow(site, build='["echo", "bundle built"]')
     lines: list[tuple[str, str]] = []
     wf.cmd.on_output = lambda host, line: lines.append((host, line))
     await wf.backup()
@@ -106,7 +106,7 @@ async def test_backup_build_journal_every_command_and_leave_current_alone(site) 
     assert all(e.exit_status is not None and e.duration is not None for e in commands)
     jlists = [e for e in commands if e.argv[-1:] == ("jlist",)]
     assert jlists and all(e.output_tail == "" for e in jlists)  # env values never journaled
-    assert lines and all(host == "here" for host, _ in lines)
+    assert ("here", "bundle built") in lines and all(host == "here" for host, _ in lines)
     notes = [e.message for e in journal.events(deployment_id=dep.id, kinds=["note"])]
     assert any("nothing to copy" in n for n in notes)
     await wf.close()
