@@ -94,7 +94,7 @@ def _journal(ctx: AppContext, outcomes: list[HostOutcome]) -> None:
                 step="verify",
                 kind="check",
                 message=r.line,
-                data={"name": r.name, "status": r.status, **dict(r.data)},
+                data=r.event_data(),
             )
 
 

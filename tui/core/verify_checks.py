@@ -55,6 +55,11 @@ class CheckResult:
             return f"{self.name}: {self.status} ({self.detail})"
         return f"{self.name}: {self.status}"
 
+    def event_data(self) -> dict[str, Any]:
+        """What a ``check`` journal event of this result carries, whoever ran the check (VERIFY,
+        `shipdeck verify`): the raw figures, then name, status and detail."""
+        return {**dict(self.data), "name": self.name, "status": self.status, "detail": self.detail}
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

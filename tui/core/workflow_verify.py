@@ -27,8 +27,7 @@ async def run_verify(run: HostRun, step: str) -> list[str]:
     results = await verifier.run_all(restarts_baseline=baseline)
     failed = []
     for r in results:
-        run.record("check", step, r.line,
-                   data={"name": r.name, "status": r.status, "detail": r.detail})  # fmt: skip
+        run.record("check", step, r.line, data=r.event_data())
         if r.status == "FAIL":
             failed.append(r.name)
     return failed

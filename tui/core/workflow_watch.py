@@ -14,19 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tui.core.transport import TransportError
 from tui.core.watch import (
     CLEAN,
     STEP,
     Alarm,
     Watch,
     WatchSample,
-    baseline_for_workflow,
     confirm_gate,
     override_watch,
     watch_for_workflow,
 )
-from tui.core.workflow_steps import WorkflowError
+from tui.core.watch_baseline import baseline_before_deploy
 
 __all__ = ["WorkflowWatch"]
 
@@ -61,15 +59,8 @@ class WorkflowWatch:
     async def after_backup(self, workflow: Any) -> None:
         """Sample the baseline while the old release is live. A failure is noted, not fatal:
         the watch then judges against an empty baseline (as the console does)."""
-        if self.skip_reason or self._minutes(workflow) <= 0:
-            return
-        try:
-            await baseline_for_workflow(workflow)
-        except (WorkflowError, TransportError, OSError, ValueError) as err:
-            workflow.journal.record(
-                kind="note", step=STEP, deployment_id=workflow.deployment_id,
-                message=f"watch baseline not sampled: {err}",
-            )  # fmt: skip
+        if not self.skip_reason:
+            await baseline_before_deploy(workflow)
 
     async def before_confirm(self, workflow: Any) -> Any:
         """Run the watch (or record the skip). Returns None when CONFIRM may go ahead, else the
