@@ -216,3 +216,22 @@ async def test_alarm_level_words(tmp_path, journal, level: str) -> None:
     await watch.run()
     assert journal.events(kinds=["alarm"]) == []  # 0: findings only
     assert "drift findings never alarm" in journal.events(kinds=["note"])[0].message
+
+
+async def test_a_restarted_console_judges_drift_against_the_journaled_templates(
+    tmp_path, journal
+) -> None:
+    """The baseline (its templates too) lives in the deployment's data: a watch built after a
+    restart of the console (watch_for_workflow) judges against the same templates."""
+    from tests.unit.test_watch import FakeWorkflow
+    from tui.core.watch import watch_for_workflow
+
+    wf = FakeWorkflow(config_from(tmp_path), journal)
+    taken = WatchBaseline(source="timestamps", templates=old_release_templates(journal))
+    journal.update_deployment(wf.deployment_id, data={"watch_baseline": taken.to_json()})
+    watch = watch_for_workflow(wf, duration_s=30)
+    assert watch.drift is not None and watch.drift.baseline is not None
+    assert watch.drift.baseline.lines == 183 and len(watch.drift.baseline.templates) == 2
+    # A baseline journaled before templates existed: the watch runs, drift says no verdict.
+    journal.update_deployment(wf.deployment_id, data={"watch_baseline": {"source": "none"}})
+    assert watch_for_workflow(wf, duration_s=30).drift is None
