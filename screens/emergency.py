@@ -79,6 +79,9 @@ class EmergencyScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="emergency-title")
+        # What `shipdeck status` says (tui.core.status): live and served version, processes,
+        # lock. Hidden until the first answer.
+        yield Static("", id="em-status", markup=False)
         with Grid(id="emergency-grid"):
             with Vertical(classes="pane", id="em-procs-box") as box:
                 box.border_title = "Processes"
@@ -111,6 +114,21 @@ class EmergencyScreen(Screen[None]):
         self._render_steps()
         if self.live:
             self.refresh_loop()
+            self.load_status()
+
+    @work(group="emergency-status", exclusive=True, exit_on_error=False)
+    async def load_status(self) -> None:
+        from tui.core.status import gather_status, status_lines
+
+        ctx = context_of(self)
+        try:
+            status = await gather_status(ctx.config, ctx.journal, ctx.pool, host=self.host)
+            text = " · ".join(status_lines(status.to_json()))
+        except Exception as err:  # status says why in one line; this is the last guard
+            text = f"status unknown: {err}"
+        box = self.query_one("#em-status", Static)
+        box.update(text)
+        box.display = True
 
     def on_unmount(self) -> None:
         self.service.remove_listener(self._on_service)

@@ -25,7 +25,7 @@ from tui.core.exit_codes import ExitCode
 from tui.core.journal import Deployment, Event
 from tui.core.lock import DeployLock, LockedError, is_stale
 from tui.core.notify import NotifyBridge
-from tui.core.status import gather_status
+from tui.core.status import gather_status, status_lines
 from tui.core.transport import TransportError
 from tui.core.workflow import (
     DataRollback,
@@ -368,45 +368,11 @@ def run_status(args: argparse.Namespace) -> int:
     return _with_context(args, body)
 
 
-def _served_line(served: dict[str, Any], live_version: str) -> str:
-    version = served.get("version") or ""
-    if served.get("status") != "PASS":
-        return f"{served['url']}: {served['status']} ({served.get('detail') or 'no answer'})"
-    line = f"version {version or '?'} ({served['url']})"
-    if version and live_version and version != live_version:
-        line += f" MISMATCH: the live release holds {live_version}"
-    return line
-
-
-def _processes_line(procs: list[dict[str, Any]] | dict[str, str]) -> str:
-    if isinstance(procs, dict):
-        return f"unknown ({procs.get('error', '?')})"
-    if not procs:
-        return "none in pm2"
-    line = ", ".join(f"{p['name']}#{p['pm_id']} {p['status']} {p['version'] or '?'}"
-                     for p in procs)  # fmt: skip
-    if len({p["version"] for p in procs}) > 1:
-        line += " MIXED VERSIONS"
-    return line
-
-
 def _print_status(report: dict[str, Any], unfinished: list[Deployment], recent: list[Deployment]):
     print(f"app {report['app']} on {report['host']} ({report.get('layout', '?')} layout)")
     if "error" not in report:  # the why goes to stderr (run_status), once
-        live = report.get("live_release")
-        where = f" (release {live})" if live else ""
-        print(f"  live: version {report.get('live_version') or '?'}{where}")
-        served = report.get("served")
-        if served:
-            print(f"  served: {_served_line(served, report.get('live_version') or '')}")
-        procs = report.get("processes")
-        if procs is not None:
-            print(f"  processes: {_processes_line(procs)}")
-        lock = report.get("lock")
-        if lock:
-            print(f"  lock: {lock['message']}{' (stale)' if lock['stale'] else ''}")
-        else:
-            print("  lock: free")
+        for line in status_lines(report):
+            print(f"  {line}")
         for r in report.get("releases", []):
             print(f"    {r['id']} {r['state']}{' <- live' if r['live'] else ''}")
     for d in unfinished:

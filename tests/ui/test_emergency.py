@@ -65,3 +65,22 @@ def test_emergency_snapshot(snap_compare, ui_ctx: AppContext) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_status_line_says_what_shipdeck_status_says(ui_ctx: AppContext) -> None:
+    """The same facts from tui.core.status as `shipdeck status`: one source, two views."""
+    from textual.widgets import Static
+
+    from tui.core.status import gather_status, status_lines
+
+    app = ShipdeckApp(ui_ctx, connect_on_start=False, poll_processes=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_emergency(app, pilot)
+        box = screen.query_one("#em-status", Static)
+        assert not box.display  # nothing is claimed before the host answered
+        screen.load_status()
+        await wait_for(lambda: box.display, pilot, what="the status line")
+        expected = status_lines((await gather_status(
+            ui_ctx.config, ui_ctx.journal, ui_ctx.pool, host="local")).to_json())
+        assert str(box.render()) == " · ".join(expected)
+        assert expected[0].startswith(("live: version", "status unknown:"))

@@ -132,3 +132,47 @@ async def _served(config: Config, transport: Any) -> Served:
     result = judge_status(probe, health)
     return Served(health.status_url, result.status, result.detail,
                   str(result.data.get("version", "")))  # fmt: skip
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    """The facts of a status report (``AppStatus.to_json()``) as lines: live, served,
+    processes, lock. `shipdeck status` prints them; the emergency screen shows them."""
+    if "error" in report:
+        return [f"status unknown: {report['error']}"]
+    live = report.get("live_release")
+    where = f" (release {live})" if live else ""
+    lines = [f"live: version {report.get('live_version') or '?'}{where}"]
+    served = report.get("served")
+    if served:
+        lines.append(f"served: {_served_line(served, report.get('live_version') or '')}")
+    procs = report.get("processes")
+    if procs is not None:
+        lines.append(f"processes: {_processes_line(procs)}")
+    lock = report.get("lock")
+    if lock:
+        lines.append(f"lock: {lock['message']}{' (stale)' if lock['stale'] else ''}")
+    else:
+        lines.append("lock: free")
+    return lines
+
+
+def _served_line(served: dict[str, Any], live_version: str) -> str:
+    version = served.get("version") or ""
+    if served.get("status") != "PASS":
+        return f"{served['url']}: {served['status']} ({served.get('detail') or 'no answer'})"
+    line = f"version {version or '?'} ({served['url']})"
+    if version and live_version and version != live_version:
+        line += f" MISMATCH: the live release holds {live_version}"
+    return line
+
+
+def _processes_line(procs: list[dict[str, Any]] | dict[str, str]) -> str:
+    if isinstance(procs, dict):
+        return f"unknown ({procs.get('error', '?')})"
+    if not procs:
+        return "none in pm2"
+    line = ", ".join(f"{p['name']}#{p['pm_id']} {p['status']} {p['version'] or '?'}"
+                     for p in procs)  # fmt: skip
+    if len({p["version"] for p in procs}) > 1:
+        line += " MIXED VERSIONS"
+    return line
