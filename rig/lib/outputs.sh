@@ -108,7 +108,7 @@ no_deploy_days = []
 no_deploy_after = ""
 
 [checklist]
-optional = ["tests", "review", "lint", "typescript", "console_log", "build", "bundle_size", "build_warnings", "env_vars", "secrets", "migrations", "feature_flags", "team_notified", "stakeholders", "support", "rollback_plan", "monitoring"]
+optional = ["tests", "review", "lint", "typescript", "console_log", "build", "bundle_size", "build_warnings", "env_vars", "secrets", "migrations", "feature_flags", "pm2_cluster_ready", "team_notified", "stakeholders", "support", "rollback_plan", "monitoring"]
 TOML
 }
 
