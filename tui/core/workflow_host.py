@@ -10,6 +10,7 @@ the checklist and the watch, read).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -197,7 +198,9 @@ class HostRun:
         if facts:
             self.set(**facts)
         procs = await self.backend.processes(step)
-        self.set(restarts_baseline={str(p.pm_id): p.restarts for p in procs})
+        self.set(
+            restarts_baseline={str(p.pm_id): p.restarts for p in procs}, deployed_at=time.time()
+        )
 
     # -- VERIFY -------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,10 +19,20 @@ def _baseline(raw: Any) -> dict[int, int] | None:
         return None
 
 
+# A process that dies within a second of starting (a crash loop) is often online, with no new
+# restart yet, when VERIFY runs right after DEPLOY: VERIFY judges the processes only once the
+# new ones have had this long to fail.
+SETTLE_S = 3.0
+
+
 async def run_verify(run: HostRun, step: str) -> list[str]:
     """Record one ``check`` event per result on ``run``'s host; return the names of the checks
     that FAILED."""
     from tui.core.health import Verifier  # httpx and friends load when VERIFY first runs
+
+    deployed_at = run.state.get("deployed_at")
+    if isinstance(deployed_at, int | float):
+        await asyncio.sleep(min(SETTLE_S, max(0.0, deployed_at + SETTLE_S - time.time())))
 
     verifier = Verifier(run.config, run.transport)
     baseline = _baseline(run.state.get("restarts_baseline"))
