@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from screens.monitor import MonitorScreen
-from screens.scale_prompt import ScalePrompt
 from tests.helpers import wait_for as until
 from tests.rigenv import RigEnv
 from tui.app import ShipdeckApp
@@ -23,6 +22,7 @@ from tui.context import open_context
 from tui.core.pm2 import Pm2Process, parse_jlist
 from widgets.confirm_modal import ConfirmModal
 from widgets.process_table import ProcessTable
+from widgets.scale_prompt import ScalePrompt
 
 SIZE = (120, 40)
 HOST = "rig"
